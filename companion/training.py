@@ -1,0 +1,270 @@
+"""A thin layer over the Hugging Face ``Trainer`` (transformers 5 names throughout).
+
+* :func:`build_classifier` -- the model and tokenizer a profile asks for (a tiny random BERT with a
+  freshly trained WordPiece tokenizer for ``smoke``; pretrained weights otherwise).
+* :func:`training_arguments` -- ``TrainingArguments`` with the book's defaults: ``eval_strategy``,
+  AdamW (``torch.optim.AdamW``), linear decay with warm-up, periodic checkpoints, no reporting
+  integrations, progress bars only when interactive.
+* :func:`make_trainer` / :func:`fit` -- a ``Trainer`` that stops on a non-finite loss, and a
+  training call that resumes from the last *complete* checkpoint in ``output_dir``, so that a
+  Colab disconnect costs only the steps since the last save.
+
+Book section: the text-classification case (8.1), "Fine-tuning with the Trainer".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertForSequenceClassification,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
+
+from .profiles import model_location, resolve_precision
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+TINY_BERT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                 max_position_embeddings=128)
+
+
+def quiet() -> None:
+    """Silence library chatter that would clutter committed notebook outputs.
+
+    Sets ``transformers`` and ``datasets`` logging to errors only and turns off ``datasets``
+    progress bars. Warnings that matter are still raised as errors by our own code.
+    """
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
+def interactive() -> bool:
+    """True on Colab or when ``$COMPANION_PROGRESS`` is ``1``: then training shows progress bars.
+
+    Executed notebooks (papermill, nbval, CI) keep progress bars out of their stored outputs.
+    """
+    return "google.colab" in sys.modules or os.environ.get("COMPANION_PROGRESS") == "1"
+
+
+def tiny_bert_config(vocab_size: int, num_labels: int = 2, **overrides) -> BertConfig:
+    """A BERT config small enough to train in seconds on a CPU (hidden 32, 2 layers, 2 heads).
+
+    Raises:
+        ValueError: if ``vocab_size`` or ``num_labels`` is not a positive int.
+    """
+    for name, value in (("vocab_size", vocab_size), ("num_labels", num_labels)):
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    return BertConfig(vocab_size=vocab_size, num_labels=num_labels, **{**TINY_BERT, **overrides})
+
+
+def build_classifier(model: str, *, num_labels: int = 2, texts=None, seed: int = 0):
+    """Return ``(model, tokenizer)`` for sequence classification.
+
+    Args:
+        model: ``"tiny-random-bert"`` (smoke: a randomly initialised tiny BERT and a WordPiece
+            tokenizer trained on ``texts``), ``"minilm"`` (the offline MiniLM, see
+            :func:`companion.profiles.minilm_path`), or any hub id / local directory.
+        num_labels: number of classes of the new classification head.
+        texts: training texts for the smoke tokenizer (required for ``"tiny-random-bert"``).
+        seed: seed for the randomly initialised weights (the whole tiny model, or the new head).
+
+    Returns:
+        A ``BertForSequenceClassification``-like model (float32, on CPU) and its tokenizer.
+
+    Raises:
+        ValueError: if ``model`` is ``"tiny-random-bert"`` and ``texts`` is missing.
+    """
+    from .data import train_wordpiece_tokenizer
+
+    torch.manual_seed(seed)
+    if model == "tiny-random-bert":
+        if texts is None:
+            raise ValueError("texts: the tiny random BERT needs texts to train its tokenizer")
+        tokenizer = train_wordpiece_tokenizer(texts, vocab_size=2000)
+        return BertForSequenceClassification(tiny_bert_config(len(tokenizer), num_labels)), tokenizer
+    location = model_location(model)
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    net = AutoModelForSequenceClassification.from_pretrained(location, num_labels=num_labels)
+    return net, tokenizer
+
+
+def training_arguments(
+    output_dir: str | os.PathLike,
+    *,
+    learning_rate: float,
+    batch_size: int,
+    epochs: float = 1.0,
+    max_steps: int = -1,
+    precision: str = "fp32",
+    seed: int = 0,
+    warmup: float = 0.06,
+    weight_decay: float = 0.01,
+    save_steps: int | None = None,
+    logging_steps: int = 10,
+    eval_strategy: str = "no",
+    group_by_length: bool = True,
+    **overrides,
+) -> TrainingArguments:
+    """``TrainingArguments`` with the book's defaults.
+
+    Args:
+        output_dir: where checkpoints go (``checkpoint-<step>`` subdirectories).
+        learning_rate: peak learning rate of ``torch.optim.AdamW`` (linear warm-up then linear decay).
+        batch_size: examples per device per optimiser step (train and eval).
+        epochs: passes over the training set (ignored when ``max_steps`` > 0).
+        max_steps: total optimiser steps, or -1 to use ``epochs``.
+        precision: ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"auto"`` (see
+            :func:`companion.profiles.resolve_precision`).
+        seed: seed of model init, dropout and data order.
+        warmup: warm-up length as a fraction of all steps (< 1) or a number of steps.
+        weight_decay: decoupled weight decay of AdamW (Loshchilov & Hutter, ICLR 2019).
+        save_steps: save a checkpoint every this many steps (``None``: only at the end).
+        logging_steps: log the training loss every this many steps.
+        eval_strategy: ``"no"``, ``"steps"`` or ``"epoch"``.
+        group_by_length: batch examples of similar length together (less padding; the
+            ``"group_by_length"`` training sampler).
+        **overrides: any other ``TrainingArguments`` field.
+
+    Raises:
+        ValueError: for a non-positive ``learning_rate``, ``batch_size`` or ``epochs``, or a bad
+            ``precision``.
+    """
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate: expected > 0, got {learning_rate!r}")
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    if max_steps <= 0 and not epochs > 0:
+        raise ValueError(f"epochs: expected > 0 when max_steps is not set, got {epochs!r}")
+    precision = resolve_precision(precision)
+    kwargs = dict(
+        output_dir=str(output_dir),
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size * 2,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        warmup_steps=warmup,
+        weight_decay=weight_decay,
+        lr_scheduler_type="linear",
+        optim="adamw_torch",
+        fp16=precision == "fp16",
+        bf16=precision == "bf16",
+        seed=seed,
+        eval_strategy=eval_strategy,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        logging_strategy="steps",
+        logging_steps=logging_steps,
+        logging_nan_inf_filter=False,
+        report_to="none",
+        disable_tqdm=not interactive(),
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    kwargs.update(overrides)
+    return TrainingArguments(**kwargs)
+
+
+class GuardedTrainer(Trainer):
+    """A ``Trainer`` that stops at the first non-finite training loss.
+
+    fp16 overflows above 65,504; a NaN/inf loss otherwise keeps training on garbage (and
+    ``logging_nan_inf_filter`` would hide it from the logs). Raises ``FloatingPointError`` naming
+    the step.
+    """
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if not torch.isfinite(loss.detach()).all():
+            raise FloatingPointError(
+                f"non-finite training loss ({loss.item()}) at step {self.state.global_step + 1}; "
+                "lower the learning rate, use bf16 instead of fp16, or check the inputs"
+            )
+        return loss
+
+
+def make_trainer(model, args: TrainingArguments, train_dataset, eval_dataset=None, tokenizer=None,
+                 compute_metrics=None, callbacks=None) -> GuardedTrainer:
+    """A :class:`GuardedTrainer` with dynamic padding (``DataCollatorWithPadding``).
+
+    ``tokenizer`` is passed as ``processing_class`` (the transformers 5 name) and is saved with
+    each checkpoint.
+    """
+    collator = DataCollatorWithPadding(tokenizer) if tokenizer is not None else None
+    return GuardedTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                          processing_class=tokenizer, data_collator=collator,
+                          compute_metrics=compute_metrics, callbacks=callbacks)
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The ``checkpoint-<step>`` directory with the highest step that was completely written.
+
+    The ``Trainer`` writes ``trainer_state.json`` last, so a checkpoint without a readable one was
+    interrupted mid-save and is skipped (``transformers.trainer_utils.get_last_checkpoint`` would
+    pick it and the resume would fail). Returns ``None`` if there is none.
+    """
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    found = []
+    for path in root.iterdir():
+        m = _CHECKPOINT.match(path.name)
+        if not (m and path.is_dir()):
+            continue
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        found.append((int(m.group(1)), path))
+    return str(max(found)[1]) if found else None
+
+
+def fit(trainer: Trainer, resume: bool = True) -> dict:
+    """Train, resuming from the last complete checkpoint in ``trainer.args.output_dir`` if any.
+
+    Returns:
+        ``{"train_loss": float, "steps": int, "wall_s": float (seconds, this call only),
+        "resumed_from": str | None}``.
+    """
+    checkpoint = last_complete_checkpoint(trainer.args.output_dir) if resume else None
+    start = time.perf_counter()
+    out = trainer.train(resume_from_checkpoint=checkpoint)
+    wall = time.perf_counter() - start
+    return {"train_loss": float(out.training_loss), "steps": int(out.global_step),
+            "wall_s": wall, "resumed_from": checkpoint}
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """``(trainable, total)`` parameter counts (elements, each shared tensor counted once)."""
+    seen, trainable, total = set(), 0, 0
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return trainable, total
+
+
+def steps_per_epoch(n_examples: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch: ``ceil(n_examples / batch_size)``."""
+    return math.ceil(n_examples / batch_size)

@@ -1,0 +1,107 @@
+from collections import Counter
+
+import pytest
+
+from companion import data
+
+
+def test_clean_review_removes_br_tags():
+    assert data.clean_review("Great.<br /><br />Really  great.<BR>") == "Great. Really great."
+    with pytest.raises(TypeError, match="text"):
+        data.clean_review(None)
+
+
+def test_fixture_and_sample_shapes():
+    fx = data.load_imdb("fixture")
+    assert {k: len(v) for k, v in fx.items()} == {"train": 200, "validation": 50, "test": 100}
+    sm = data.load_imdb("sample")
+    assert len(sm["train"]) >= 1000 and len(sm["test"]) >= 1000
+    for split in sm.values():
+        assert split.column_names == ["text", "label"]
+        counts = Counter(split["label"])
+        assert counts[0] == counts[1]
+    assert all("<br" not in t for t in list(fx["train"]["text"]))
+
+
+def test_sample_splits_are_disjoint():
+    sm = data.load_imdb("sample", clean=False)
+    train, val, test = (set(list(sm[s]["text"])) for s in ("train", "validation", "test"))
+    assert not (train & val) and not (train & test) and not (val & test)
+
+
+def test_stratified_subset():
+    ds = data.load_imdb("sample", train_size=100, test_size=50, seed=3)
+    assert len(ds["train"]) == 100 and Counter(ds["train"]["label"]) == {0: 50, 1: 50}
+    again = data.load_imdb("sample", train_size=100, test_size=50, seed=3)
+    assert list(ds["train"]["text"]) == list(again["train"]["text"])
+
+
+@pytest.mark.parametrize("n", [0, -1, 10**6, 2.5])
+def test_stratified_indices_bad_n(n):
+    with pytest.raises(ValueError, match="n"):
+        data.stratified_indices([0, 1] * 10, n)
+
+
+def test_stratified_indices_odd_n_and_short_class():
+    idx = data.stratified_indices([0, 0, 0, 1, 1, 1], 5)
+    assert len(set(idx)) == 5
+    with pytest.raises(ValueError, match="label 1"):
+        data.stratified_indices([0] * 10 + [1], 6)
+
+
+def test_bad_source_and_columns(tmp_path):
+    with pytest.raises(ValueError, match="source"):
+        data.load_imdb("wikipedia")
+    with pytest.raises(ValueError, match="columns"):
+        data.load_imdb("fixture", columns=("text", "stars"))
+    with pytest.raises(FileNotFoundError, match="train.parquet"):
+        data.load_imdb(str(tmp_path))
+
+
+def test_local_parquet_dir_via_env(monkeypatch):
+    monkeypatch.setenv("COMPANION_DATA_DIR", str(data.packaged_data_dir() / "imdb" / "fixture"))
+    ds = data.load_imdb("hub")
+    assert len(ds["train"]) == 200
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    texts = list(data.load_imdb("fixture")["train"]["text"])
+    return data.train_wordpiece_tokenizer(texts, vocab_size=500)
+
+
+def test_wordpiece_tokenizer_special_tokens(tokenizer):
+    enc = tokenizer("a great film")
+    assert enc["input_ids"][0] == tokenizer.cls_token_id and enc["input_ids"][-1] == tokenizer.sep_token_id
+    assert tokenizer.pad_token_id == 0 and tokenizer.mask_token == "[MASK]"
+    with pytest.raises(ValueError, match="vocab_size"):
+        data.train_wordpiece_tokenizer(["x"], vocab_size=10)
+    with pytest.raises(ValueError, match="texts"):
+        data.train_wordpiece_tokenizer([])
+
+
+def test_tokenize_truncates_without_padding(tokenizer):
+    texts = list(data.load_imdb("fixture")["train"]["text"][:20]) + ["Loved it.", "Awful."]
+    tok = data.tokenize(data.Dataset.from_dict({"text": texts}), tokenizer, max_length=32)
+    lengths = list(tok["length"])
+    assert max(lengths) == 32 and min(lengths) < 32  # dynamic: no padding to max_length
+    assert all(len(ids) == n for ids, n in zip(tok["input_ids"], lengths))
+    assert "text" not in tok.column_names
+
+
+def test_head_tail_truncation_keeps_both_ends(tokenizer):
+    text = " ".join(f"w{i}" for i in range(200)) + " the verdict"
+    ds = data.Dataset.from_dict({"text": [text], "label": [1]})
+    full = tokenizer(text)["input_ids"]
+    tok = data.tokenize(ds, tokenizer, max_length=20, head_tokens=5)
+    ids = tok[0]["input_ids"]
+    assert len(ids) == 20 and ids[:5] == full[:5] and ids[5:] == full[-15:]
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+
+
+@pytest.mark.parametrize("kw", [dict(max_length=0), dict(max_length=10**4), dict(max_length=16, head_tokens=15)])
+def test_tokenize_bad_arguments(tokenizer, kw):
+    ds = data.load_imdb("fixture")["test"]
+    name = "head_tokens" if "head_tokens" in kw else "max_length"
+    with pytest.raises(ValueError, match=name):
+        data.tokenize(ds, tokenizer, **kw)

@@ -1,0 +1,114 @@
+import math
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from companion import data, training
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    ds = data.load_imdb("fixture")
+    model, tok = training.build_classifier("tiny-random-bert", texts=list(ds["train"]["text"]), seed=0)
+    return data.tokenize(ds, tok, max_length=32), tok
+
+
+class StopAt(TrainerCallback):
+    """Simulate a Colab disconnect: raise at a given step."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt("disconnected")
+
+
+def _train(tds, tok, out, callbacks=None, resume=True):
+    torch.manual_seed(1)
+    model = training.BertForSequenceClassification(training.tiny_bert_config(len(tok)))
+    args = training.training_arguments(out, learning_rate=1e-3, batch_size=16, max_steps=10, save_steps=4,
+                                       logging_steps=5, seed=0)
+    trainer = training.make_trainer(model, args, tds["train"], tokenizer=tok, callbacks=callbacks)
+    return trainer, training.fit(trainer, resume=resume)
+
+
+def test_resume_reproduces_uninterrupted_run(smoke, tmp_path):
+    tds, tok = smoke
+    full, res_full = _train(tds, tok, tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        _train(tds, tok, tmp_path / "cut", callbacks=[StopAt(6)])
+    assert training.last_complete_checkpoint(tmp_path / "cut").endswith("checkpoint-4")
+    resumed, res = _train(tds, tok, tmp_path / "cut")
+    assert res["resumed_from"].endswith("checkpoint-4") and res["steps"] == res_full["steps"] == 10
+    for (n, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), n
+
+
+def test_last_complete_checkpoint_skips_half_written(tmp_path):
+    assert training.last_complete_checkpoint(tmp_path / "missing") is None
+    for step, complete in [(4, True), (8, True), (12, False)]:
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        (d / "model.safetensors").write_bytes(b"x")
+        if complete:
+            (d / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-10").mkdir()
+    (tmp_path / "checkpoint-10" / "trainer_state.json").write_text('{"trunc')  # interrupted json write
+    assert training.last_complete_checkpoint(tmp_path).endswith("checkpoint-8")
+
+
+def test_non_finite_loss_stops_with_clear_message(smoke, tmp_path):
+    tds, tok = smoke
+    torch.manual_seed(0)
+    model = training.BertForSequenceClassification(training.tiny_bert_config(len(tok)))
+    with torch.no_grad():
+        model.classifier.weight.fill_(float("nan"))
+    args = training.training_arguments(tmp_path, learning_rate=1e-3, batch_size=8, max_steps=3)
+    trainer = training.make_trainer(model, args, tds["train"], tokenizer=tok)
+    with pytest.raises(FloatingPointError, match="step 1"):
+        training.fit(trainer)
+
+
+def test_smoke_training_lowers_loss(smoke, tmp_path):
+    tds, tok = smoke
+    torch.manual_seed(0)
+    model = training.BertForSequenceClassification(training.tiny_bert_config(len(tok)))
+    args = training.training_arguments(tmp_path, learning_rate=3e-3, batch_size=16, max_steps=30, logging_steps=5)
+    trainer = training.make_trainer(model, args, tds["train"], tokenizer=tok)
+    training.fit(trainer)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert losses[-1] < losses[0] and losses[0] == pytest.approx(math.log(2), abs=0.1)
+
+
+@pytest.mark.parametrize("kw,name", [(dict(learning_rate=0, batch_size=8), "learning_rate"),
+                                     (dict(learning_rate=1e-3, batch_size=0), "batch_size"),
+                                     (dict(learning_rate=1e-3, batch_size=8, epochs=0), "epochs"),
+                                     (dict(learning_rate=1e-3, batch_size=8, precision="fp8"), "precision")])
+def test_training_arguments_validation(tmp_path, kw, name):
+    with pytest.raises(ValueError, match=name):
+        training.training_arguments(tmp_path, **kw)
+
+
+def test_transformers5_names(tmp_path):
+    args = training.training_arguments(tmp_path, learning_rate=1e-3, batch_size=8, eval_strategy="epoch")
+    assert args.eval_strategy == "epoch" and args.optim == "adamw_torch" and args.report_to == []
+
+
+def test_build_classifier_needs_texts_for_tiny():
+    with pytest.raises(ValueError, match="texts"):
+        training.build_classifier("tiny-random-bert")
+    with pytest.raises(ValueError, match="vocab_size"):
+        training.tiny_bert_config(0)
+
+
+def test_count_parameters_counts_tied_once():
+    lin = torch.nn.Linear(3, 3)
+    seq = torch.nn.Sequential(lin, lin)
+    seq[1].weight.requires_grad_(False)
+    assert training.count_parameters(seq) == (3, 12)
+
+
+def test_steps_per_epoch():
+    assert training.steps_per_epoch(1000, 16) == 63
