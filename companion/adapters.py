@@ -27,6 +27,7 @@ def lora_for_sequence_classification(
     lora_alpha: int = 16,
     lora_dropout: float = 0.1,
     target_modules: Sequence[str] = ("query", "value"),
+    modules_to_save: Sequence[str] = (),
 ):
     """Wrap a sequence-classification model with LoRA via ``peft``; the new head stays trainable.
 
@@ -41,6 +42,9 @@ def lora_for_sequence_classification(
         lora_dropout: dropout on the LoRA branch input, in [0, 1).
         target_modules: names (suffixes) of the ``nn.Linear`` layers to adapt; BERT's attention
             projections are ``query``, ``key``, ``value``.
+        modules_to_save: further modules trained in full and saved with the adapter, besides the
+            head. Example: ``("pooler",)`` for a checkpoint whose pooler was never trained for
+            classification, such as the sentence-embedding MiniLM (it was trained with mean pooling).
 
     Returns:
         A ``peft.PeftModel``. Trainable parameters for BERT-base (hidden 768, 12 layers), r=8 on
@@ -48,7 +52,7 @@ def lora_for_sequence_classification(
 
     Raises:
         ValueError: if ``r`` is not a positive int, ``lora_dropout`` is outside [0, 1), or a name
-            in ``target_modules`` matches no module of ``model``.
+            in ``target_modules`` or ``modules_to_save`` matches no module of ``model``.
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
@@ -63,8 +67,14 @@ def lora_for_sequence_classification(
     if unmatched:
         linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
         raise ValueError(f"target_modules: {unmatched} match no module of the model; its Linear layers are named {linear}")
+    if isinstance(modules_to_save, str):
+        modules_to_save = [modules_to_save]
+    unmatched = [m for m in modules_to_save if not any(n == m or n.endswith("." + m) for n in names)]
+    if unmatched:
+        raise ValueError(f"modules_to_save: {unmatched} match no module of the model")
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=r, lora_alpha=lora_alpha,
-                        lora_dropout=lora_dropout, target_modules=list(target_modules))
+                        lora_dropout=lora_dropout, target_modules=list(target_modules),
+                        modules_to_save=list(modules_to_save) or None)
     return get_peft_model(model, config)
 
 

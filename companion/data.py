@@ -100,8 +100,11 @@ def load_imdb(
     clean: bool = True,
     columns: Iterable[str] = ("text", "label"),
 ) -> DatasetDict:
-    """Load IMDb as a :class:`datasets.DatasetDict` with splits ``train``, ``test`` (and
-    ``validation`` where the source has one).
+    """Load IMDb as a :class:`datasets.DatasetDict` with splits ``train``, ``validation``, ``test``.
+
+    Sources without a validation split (the hub data) get one held out from ``train``: a
+    stratified 10% (at most 2,500 reviews), chosen with ``seed``. The test split is never touched
+    until the final evaluation.
 
     Args:
         source: ``"fixture"``, ``"sample"``, ``"hub"`` or a path to a directory of parquet files
@@ -128,6 +131,11 @@ def load_imdb(
         raise ValueError(f"source: {source!r} is not one of {IMDB_SOURCES} or an existing directory")
 
     ds = DatasetDict({k: v for k, v in ds.items() if k in ("train", "validation", "test")})
+    if "validation" not in ds:  # the hub data has none: hold out 10% of train (at most 2,500), stratified
+        n_val = min(2500, max(2, len(ds["train"]) // 10))
+        held = set(stratified_indices(list(ds["train"]["label"]), n_val, seed=seed))
+        ds["validation"] = ds["train"].select(sorted(held))
+        ds["train"] = ds["train"].select([i for i in range(len(ds["train"])) if i not in held])
     columns = list(columns)
     for split, d in ds.items():
         missing = [c for c in columns if c not in d.column_names]
@@ -208,7 +216,8 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowe
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                                              show_progress=False))
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",

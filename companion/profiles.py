@@ -100,17 +100,21 @@ class ClassificationProfile:
 
     Attributes:
         name: profile name.
-        model: hub id or local directory of the pretrained model; ``"tiny-random-bert"`` builds a
-            tiny randomly initialised BERT from a config instead (smoke).
+        model: hub id or local directory of the pretrained model, ``"minilm"`` for the offline
+            MiniLM, or ``"tiny-random-bert"`` for a tiny randomly initialised BERT (smoke).
         data: ``"fixture"``, ``"sample"`` (committed files) or ``"hub"`` (``stanfordnlp/imdb``, or the
             parquet directory in ``$COMPANION_DATA_DIR``).
         train_size, test_size: examples used (``None`` = the whole split), stratified by label.
-        max_length: truncation length in tokens.
+        max_length: tokens per review after truncation.
+        head_tokens: tokens kept from the start of a long review; the rest of ``max_length``
+            comes from its end ("head + tail" truncation, Sun et al. 2019).
         batch_size: examples per optimiser step.
-        epochs: passes over the training set.
+        epochs: passes over the training set (full fine-tuning).
         learning_rate: peak learning rate for full fine-tuning (linear decay, 6% warm-up).
-        lora_learning_rate: peak learning rate for the LoRA run (LoRA usually needs ~10x more).
-        lora_epochs: passes over the training set for the LoRA run.
+        lora_r: LoRA rank.
+        lora_learning_rate: peak learning rate for LoRA (LoRA usually needs ~10x more).
+        lora_epochs: passes over the training set for LoRA.
+        save_steps: optimiser steps between checkpoints.
         precision: ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"auto"`` (see :func:`resolve_precision`).
     """
 
@@ -120,29 +124,32 @@ class ClassificationProfile:
     train_size: int | None
     test_size: int | None
     max_length: int
+    head_tokens: int
     batch_size: int
     epochs: float
     learning_rate: float
+    lora_r: int
     lora_learning_rate: float
     lora_epochs: float
+    save_steps: int
     precision: str = "fp32"
 
 
 TEXT_CLASSIFICATION: dict[str, ClassificationProfile] = {
     "smoke": ClassificationProfile(
         name="smoke", model="tiny-random-bert", data="fixture", train_size=None, test_size=None,
-        max_length=64, batch_size=16, epochs=1, learning_rate=1e-3, lora_learning_rate=1e-3,
-        lora_epochs=1,
+        max_length=64, head_tokens=16, batch_size=16, epochs=1, learning_rate=1e-3,
+        lora_r=4, lora_learning_rate=1e-3, lora_epochs=1, save_steps=5,
     ),
     "cpu": ClassificationProfile(
         name="cpu", model="minilm", data="sample", train_size=1000, test_size=1000,
-        max_length=256, batch_size=16, epochs=2, learning_rate=1e-4, lora_learning_rate=1e-3,
-        lora_epochs=1,
+        max_length=256, head_tokens=64, batch_size=16, epochs=2, learning_rate=1e-4,
+        lora_r=8, lora_learning_rate=3e-3, lora_epochs=1, save_steps=50,
     ),
     "gpu": ClassificationProfile(
         name="gpu", model="bert-base-uncased", data="hub", train_size=None, test_size=None,
-        max_length=512, batch_size=16, epochs=2, learning_rate=2e-5, lora_learning_rate=5e-4,
-        lora_epochs=2, precision="auto",
+        max_length=512, head_tokens=128, batch_size=16, epochs=2, learning_rate=2e-5,
+        lora_r=8, lora_learning_rate=5e-4, lora_epochs=2, save_steps=500, precision="auto",
     ),
 }
 

@@ -29,6 +29,7 @@ from transformers import (
     BertConfig,
     BertForSequenceClassification,
     DataCollatorWithPadding,
+    PrinterCallback,
     Trainer,
     TrainingArguments,
 )
@@ -46,9 +47,12 @@ def quiet() -> None:
     Sets ``transformers`` and ``datasets`` logging to errors only and turns off ``datasets``
     progress bars. Warnings that matter are still raised as errors by our own code.
     """
+    import warnings
+
     import datasets
     import transformers
 
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     datasets.logging.set_verbosity_error()
@@ -207,12 +211,16 @@ def make_trainer(model, args: TrainingArguments, train_dataset, eval_dataset=Non
     """A :class:`GuardedTrainer` with dynamic padding (``DataCollatorWithPadding``).
 
     ``tokenizer`` is passed as ``processing_class`` (the transformers 5 name) and is saved with
-    each checkpoint.
+    each checkpoint. The training log is kept in ``trainer.state.log_history`` instead of being
+    printed (progress bars still show when :func:`interactive`).
     """
     collator = DataCollatorWithPadding(tokenizer) if tokenizer is not None else None
-    return GuardedTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                          processing_class=tokenizer, data_collator=collator,
-                          compute_metrics=compute_metrics, callbacks=callbacks)
+    trainer = GuardedTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                             processing_class=tokenizer, data_collator=collator,
+                             compute_metrics=compute_metrics, callbacks=callbacks)
+    # Without progress bars the Trainer prints every log dict; the history stays in trainer.state.log_history.
+    trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
@@ -268,3 +276,48 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     """Optimiser steps in one epoch: ``ceil(n_examples / batch_size)``."""
     return math.ceil(n_examples / batch_size)
+
+
+def cpu_name() -> str:
+    """The CPU model name from ``/proc/cpuinfo`` (Linux), else ``platform.processor()``/machine."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def provenance(start: float, profile: str, extra_packages=("datasets", "peft", "sklearn")) -> str:
+    """A few lines recording how a notebook's outputs were produced, for its last cell.
+
+    Args:
+        start: ``time.perf_counter()`` taken at the top of the notebook.
+        profile: the profile that ran.
+        extra_packages: modules whose ``__version__`` is listed after python, torch, transformers.
+
+    Returns:
+        Text with the profile, device (GPU name or CPU model), thread count, package versions and
+        the notebook's wall time in seconds.
+    """
+    import importlib
+    import platform
+
+    import transformers
+
+    import companion
+
+    device = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else f"CPU {cpu_name()}"
+    versions = [f"python {platform.python_version()}", f"torch {torch.__version__}",
+                f"transformers {transformers.__version__}"]
+    for name in extra_packages:
+        try:
+            versions.append(f"{name} {importlib.import_module(name).__version__}")
+        except ImportError:
+            versions.append(f"{name} (not installed)")
+    versions.append(f"companion {companion.__version__}")
+    return (f"profile {profile}; {device}; {torch.get_num_threads()} torch threads, {os.cpu_count()} logical CPUs\n"
+            + ", ".join(versions) + f"\nnotebook wall time: {time.perf_counter() - start:.0f} s")

@@ -66,3 +66,11 @@ def test_unmatched_target_lists_real_names():
 def test_lora_parameter_count_validation():
     with pytest.raises(ValueError, match="r"):
         adapters.lora_parameter_count(8, 8, 0, 1)
+
+
+def test_modules_to_save_keeps_head_trainable_too():
+    model = adapters.lora_for_sequence_classification(tiny(), r=2, modules_to_save=("pooler",))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any("classifier" in n for n in trainable) and any("pooler" in n for n in trainable)
+    with pytest.raises(ValueError, match="modules_to_save"):
+        adapters.lora_for_sequence_classification(tiny(), modules_to_save=("pool",))

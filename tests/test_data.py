@@ -105,3 +105,12 @@ def test_tokenize_bad_arguments(tokenizer, kw):
     name = "head_tokens" if "head_tokens" in kw else "max_length"
     with pytest.raises(ValueError, match=name):
         data.tokenize(ds, tokenizer, **kw)
+
+
+def test_validation_is_held_out_when_source_has_none(tmp_path):
+    src = data.packaged_data_dir() / "imdb" / "fixture"
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.parquet").write_bytes((src / f"{split}.parquet").read_bytes())
+    ds = data.load_imdb(str(tmp_path))
+    assert len(ds["validation"]) == 20 and len(ds["train"]) == 180
+    assert not set(list(ds["train"]["text"])) & set(list(ds["validation"]["text"]))

@@ -112,3 +112,14 @@ def test_count_parameters_counts_tied_once():
 
 def test_steps_per_epoch():
     assert training.steps_per_epoch(1000, 16) == 63
+
+
+def test_provenance_reports_versions_device_and_time():
+    import time as _t
+
+    text = training.provenance(_t.perf_counter() - 5, "smoke")
+    assert "profile smoke" in text and "torch " in text and "transformers " in text
+    import re
+
+    seconds = int(re.search(r"notebook wall time: (\d+) s", text).group(1))
+    assert 5 <= seconds < 60 and ("CPU " in text or "GPU " in text)
