@@ -63,3 +63,21 @@ def test_strip_solutions(tmp_path):
     assert len(json.loads(dst.read_text())["cells"]) == 2
     same = subprocess.run([sys.executable, "-m", "companion.exercises", "strip-solutions", str(src), str(src)])
     assert same.returncode != 0
+
+
+# ---------------------------------------------------------------------------- 5 and 6: fine-tuning
+def test_check_layerwise_lrs():
+    assert exercises.check_layerwise_lrs(lambda lr, d, n: [lr * d ** (n + 1 - k) for k in range(n + 2)], show=False)
+    no_embeddings = exercises.check_layerwise_lrs(lambda lr, d, n: [lr * d ** (n - k) for k in range(n + 1)],
+                                                  show=False)
+    assert not no_embeddings and "num_layers + 2" in no_embeddings.message
+    upside_down = exercises.check_layerwise_lrs(lambda lr, d, n: [lr * d ** k for k in range(n + 2)], show=False)
+    assert not upside_down
+
+
+def test_check_accumulated_loss():
+    from companion.loops import naive_accumulated_mean, token_weighted_mean
+
+    assert exercises.check_accumulated_loss(token_weighted_mean, show=False)
+    naive = exercises.check_accumulated_loss(naive_accumulated_mean, show=False)
+    assert not naive and "1.75" in naive.message
