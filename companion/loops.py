@@ -243,6 +243,42 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Mapping[str, torch.Tensor]
     return {"loss": total / n, "n_items": n, "predictions": np.concatenate(preds), "labels": np.concatenate(labels)}
 
 
+# ---------------------------------------------------------------------------- data
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "label", "labels")
+
+
+def dataloader(dataset, tokenizer, batch_size: int, *, shuffle: bool = False, seed: int = 0, collator=None):
+    """A ``torch.utils.data.DataLoader`` over tokenised examples, padded per batch.
+
+    Keeps only the model's inputs and the labels (``input_ids``, ``attention_mask``,
+    ``token_type_ids``, ``label``/``labels``; e.g. the ``length`` column that
+    :func:`companion.data.tokenize` adds is dropped) and pads each batch with ``collator`` (default
+    ``DataCollatorWithPadding(tokenizer)``, which also renames ``label`` to ``labels``; use
+    ``DataCollatorForTokenClassification`` for token labels). With ``shuffle``, the order comes from a
+    generator seeded with ``seed``, so two loaders built alike yield the same batches.
+
+    Args:
+        dataset: a ``datasets.Dataset`` or a list of dicts.
+        tokenizer: the tokenizer (for its padding token and side).
+        batch_size: examples per batch.
+
+    Raises:
+        ValueError: if ``batch_size`` is not a positive int.
+    """
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding
+
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    if hasattr(dataset, "column_names"):
+        dataset = dataset.select_columns([c for c in dataset.column_names if c in MODEL_INPUTS])
+    else:
+        dataset = [{k: v for k, v in row.items() if k in MODEL_INPUTS} for row in dataset]
+    collator = collator or DataCollatorWithPadding(tokenizer)
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collator)
+
+
 # ---------------------------------------------------------------------------- the loop
 def _micro_batch_groups(loader, size: int):
     """Yield lists of ``size`` consecutive batches (the last list may be shorter)."""
@@ -263,7 +299,8 @@ class LoopResult:
     Attributes:
         steps: one dict per optimiser step: ``step``, ``epoch`` (fractional), ``loss`` (the
             token-weighted mean over the step's micro-batches), ``lr`` (of the first parameter group,
-            as used by this step), ``grad_norm`` (before clipping), ``n_items``.
+            as used by this step), ``grad_norm`` (before clipping), ``n_items``, ``seconds`` (wall
+            time of the step: forward, backward and update of all its micro-batches).
         evals: one dict per evaluation and split: ``step``, ``epoch``, ``split``, ``loss`` and whatever
             ``metric_fn`` returned.
         best_step: the optimiser step whose weights were kept (early stopping), else the last step.
@@ -373,6 +410,7 @@ def train(
         for group in _micro_batch_groups(train_loader, grad_accum_steps):
             seen += len(group)
             # 1. count the real targets of the whole optimiser step first
+            step_start = time.perf_counter()
             n_items = sum(count_items(b["labels"], ignore_index) for b in group)
             if n_items == 0:
                 continue
@@ -400,7 +438,8 @@ def train(
             step += 1
             frac = seen / batches_per_epoch if batches_per_epoch else 0.0
             result.steps.append({"step": step, "epoch": epoch + frac, "loss": step_loss, "lr": lr,
-                                 "grad_norm": float(norm), "n_items": n_items})
+                                 "grad_norm": float(norm), "n_items": n_items,
+                                 "seconds": time.perf_counter() - step_start})
 
         if eval_loaders:                                        # evaluate on every split, whole sets
             for split, loader in eval_loaders.items():
@@ -456,11 +495,6 @@ def saved_activation_bytes(fn: Callable[[], torch.Tensor], model: torch.nn.Modul
     return int(sum(storages.values()))
 
 
-def tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
-    """Total bytes of ``tensors`` (``numel * element_size``)."""
-    return int(sum(t.numel() * t.element_size() for t in tensors))
-
-
 def memory_breakdown(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
                      activations: int = 0, gradients: bool = True) -> dict[str, int]:
     """Training memory in bytes: ``weights``, ``gradients`` (one per trainable weight if
@@ -487,7 +521,8 @@ def memory_breakdown(model: torch.nn.Module, optimizer: torch.optim.Optimizer | 
 
 
 __all__ = [
-    "IGNORE_INDEX", "PRECISIONS", "LoopResult", "autocast", "check_finite", "count_items", "evaluate",
+    "IGNORE_INDEX", "MODEL_INPUTS", "PRECISIONS", "LoopResult", "autocast", "check_finite", "count_items",
+    "dataloader", "evaluate",
     "grad_scaler", "item_losses", "memory_breakdown", "naive_accumulated_mean", "resolve_loop_precision",
-    "saved_activation_bytes", "summed_loss", "tensor_bytes", "token_weighted_mean", "train",
+    "saved_activation_bytes", "summed_loss", "token_weighted_mean", "train",
 ]

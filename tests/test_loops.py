@@ -154,6 +154,20 @@ def test_plain_loop_matches_the_trainer(tmp_path):
     assert torch.allclose(_params(ours), _params(hf_model), atol=1e-5)
 
 
+def test_dataloader_drops_extra_columns_and_is_reproducible():
+    from companion.data import train_wordpiece_tokenizer
+
+    tok = train_wordpiece_tokenizer(["a b c d e f g h"] * 5, vocab_size=60)
+    ds = _seq_dataset(10).map(lambda r: {"length": len(r["input_ids"])})
+    a = list(loops.dataloader(ds, tok, 4, shuffle=True, seed=3))
+    b = list(loops.dataloader(ds, tok, 4, shuffle=True, seed=3))
+    assert set(a[0]) == {"input_ids", "attention_mask", "labels"}
+    assert all(torch.equal(x["input_ids"], y["input_ids"]) for x, y in zip(a, b))
+    assert [len(x["labels"]) for x in a] == [4, 4, 2]
+    with pytest.raises(ValueError, match="batch_size"):
+        loops.dataloader(ds, tok, 0)
+
+
 # ---------------------------------------------------------------------------- evaluation
 def test_evaluate_uses_every_batch():
     model = _tiny().eval()
