@@ -1,7 +1,7 @@
 """One pretrained backbone, several task heads.
 
 * :func:`build_model` -- a BERT-style backbone with the head a task needs: sequence classification
-  (linear layer on the pooled ``[CLS]`` vector, cross-entropy), regression (one output, squared
+  (linear layer on the mean of the token vectors, :class:`MeanPooler`, cross-entropy), regression (one output, squared
   error) or token classification (a linear layer on every token, cross-entropy per token); optionally
   only the first ``num_layers`` blocks (:func:`keep_layers`) and a different dropout;
 * :func:`negation_scope_tags` -- the rule behind the book's offline token-classification task:
@@ -19,6 +19,7 @@ import re
 from typing import Iterable, Sequence
 
 import numpy as np
+import torch
 
 TASKS = ("classification", "regression", "token_classification")
 IGNORE_INDEX = -100
@@ -34,6 +35,49 @@ _WORD = re.compile(r"n't|\w+(?=n't)|\w+(?:'\w+)?|[^\w\s]")
 
 
 # ---------------------------------------------------------------------------- models
+class MeanPooler(torch.nn.Module):
+    """Replaces BERT's ``[CLS]`` pooler: the mean of the token vectors over the real (unpadded) tokens.
+
+    ``all-MiniLM-L6-v2`` was trained to give sentence vectors by mean pooling (Reimers & Gurevych,
+    EMNLP 2019); its ``[CLS]`` pooler was not, and a classifier on it barely learns in a short run
+    (chapter 5.2). The model's ``attention_mask`` reaches the pooler through a forward pre-hook on the
+    backbone that :func:`use_mean_pooling` installs; without one, every position counts.
+
+    Shapes: ``hidden_states`` (batch, tokens, hidden) float -> (batch, hidden), same dtype. No parameters.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.mask = None
+
+    def forward(self, hidden_states):
+        mask = self.mask
+        if mask is None or tuple(mask.shape) != tuple(hidden_states.shape[:2]):
+            mask = torch.ones(hidden_states.shape[:2], device=hidden_states.device)
+        weights = mask.unsqueeze(-1).to(hidden_states.dtype)
+        return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
+def use_mean_pooling(model):
+    """Give a BERT-style sequence model a :class:`MeanPooler` (in place); returns ``model``.
+
+    Raises:
+        ValueError: if ``model.base_model`` has no ``pooler`` attribute.
+    """
+    backbone = getattr(model, "base_model", model)
+    if not hasattr(backbone, "pooler"):
+        raise ValueError("model: expected a BERT-style model with base_model.pooler")
+    pooler = MeanPooler()
+    backbone.pooler = pooler
+
+    def remember_mask(module, args, kwargs):
+        mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
+        pooler.mask = mask
+
+    backbone.register_forward_pre_hook(remember_mask, with_kwargs=True)
+    return model
+
+
 def keep_layers(model, num_layers: int):
     """Keep only the first ``num_layers`` Transformer blocks of a BERT-style model (in place).
 
@@ -63,7 +107,8 @@ def build_model(model: str, task: str, *, num_labels: int = 2, texts: Iterable[s
     Args:
         model: ``"tiny-random-bert"`` (smoke: a randomly initialised tiny BERT), ``"minilm"`` (the
             offline MiniLM) or a hub id / local directory.
-        task: ``"classification"`` (``AutoModelForSequenceClassification``, cross-entropy),
+        task: ``"classification"`` (``AutoModelForSequenceClassification`` with a :class:`MeanPooler`
+            in place of the ``[CLS]`` pooler, cross-entropy),
             ``"regression"`` (the same class with one output and ``problem_type="regression"``:
             squared error) or ``"token_classification"`` (``AutoModelForTokenClassification``).
         num_labels: classes of the head (ignored for regression, which has one output).
@@ -114,6 +159,8 @@ def build_model(model: str, task: str, *, num_labels: int = 2, texts: Iterable[s
         net = cls.from_pretrained(location, config=config)
     if num_layers is not None:
         keep_layers(net, num_layers)
+    if task != "token_classification":
+        use_mean_pooling(net)
     return net, tokenizer
 
 
@@ -238,6 +285,6 @@ def tokenize_tagged(examples: Sequence[dict], tokenizer, max_length: int) -> lis
 
 
 __all__ = [
-    "IGNORE_INDEX", "NEGATION_CUES", "NEGATION_TAGS", "SCOPE_BREAKERS", "TASKS", "align_labels", "build_model",
-    "keep_layers", "negation_dataset", "negation_scope_tags", "split_words", "tokenize_tagged",
+    "IGNORE_INDEX", "NEGATION_CUES", "NEGATION_TAGS", "SCOPE_BREAKERS", "TASKS", "MeanPooler", "align_labels", "build_model",
+    "keep_layers", "negation_dataset", "negation_scope_tags", "split_words", "tokenize_tagged", "use_mean_pooling",
 ]

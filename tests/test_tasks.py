@@ -101,3 +101,19 @@ def test_tokenize_tagged_puts_labels_on_first_subwords():
     assert labelled[0][0] == "it"
     with pytest.raises(ValueError, match="max_length"):
         tasks.tokenize_tagged([], tokenizer, 0)
+
+
+def test_mean_pooler_averages_real_tokens_only(tok):
+    model, _ = tasks.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
+    assert isinstance(model.base_model.pooler, tasks.MeanPooler)
+    batch = tok(["a b c d e f", "a b"], padding=True, return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        out = model.base_model(**batch)
+    hidden, mask = out.last_hidden_state, batch["attention_mask"]
+    for i in range(2):
+        expected = hidden[i, mask[i].bool()].mean(0)
+        assert torch.allclose(out.pooler_output[i], expected, atol=1e-6)
+    assert not torch.allclose(out.pooler_output[1], hidden[1].mean(0))  # padding is excluded
+    with pytest.raises(ValueError, match="pooler"):
+        tasks.use_mean_pooling(torch.nn.Linear(2, 2))
