@@ -54,14 +54,27 @@ class Feedback:
             self.show()
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
 def _close(a: Any, b: Any, rel_tol: float, abs_tol: float) -> bool:
-    if isinstance(b, (str, bytes, bool)) or b is None:
-        return a == b
-    if isinstance(b, (int, float, np.integer, np.floating)):
-        try:
-            return math.isclose(float(a), float(b), rel_tol=rel_tol, abs_tol=abs_tol)
-        except (TypeError, ValueError):
-            return False
+    """Whether answer ``a`` matches expected ``b``; a type mismatch (``"0.5"`` for 0.5, ``True``
+    for 1) is a wrong answer, not an error."""
+    if isinstance(b, (bool, np.bool_)):
+        return isinstance(a, (bool, np.bool_)) and bool(a) == bool(b)
+    if isinstance(b, (str, bytes)) or b is None:
+        return type(a) is type(b) and a == b
+    if _is_number(b):
+        if not _is_number(a):  # a 0-d array or tensor holding a number counts as that number
+            try:
+                arr = np.asarray(a)
+            except Exception:  # noqa: BLE001
+                return False
+            if arr.shape != () or not np.issubdtype(arr.dtype, np.number):
+                return False
+            a = arr.item()
+        return math.isclose(float(a), float(b), rel_tol=rel_tol, abs_tol=abs_tol)
     try:
         a_arr, b_arr = np.asarray(a), np.asarray(b)
     except Exception:  # noqa: BLE001 - anything unconvertible is simply "not equal"
@@ -69,8 +82,10 @@ def _close(a: Any, b: Any, rel_tol: float, abs_tol: float) -> bool:
     if a_arr.shape != b_arr.shape:
         return False
     if np.issubdtype(b_arr.dtype, np.number):
+        if not np.issubdtype(a_arr.dtype, np.number):
+            return False
         return bool(np.allclose(a_arr.astype(float), b_arr.astype(float), rtol=rel_tol, atol=abs_tol))
-    return bool(np.array_equal(a_arr, b_arr))
+    return a_arr.dtype.kind == b_arr.dtype.kind and bool(np.array_equal(a_arr, b_arr))
 
 
 def check_value(answer: Any, expected: Any, name: str = "answer", *, rel_tol: float = 1e-6,
@@ -116,12 +131,17 @@ def check_function(fn: Callable, cases: Iterable[tuple[Sequence[Any], Any]], nam
 
     Raises:
         TypeError: if ``fn`` is not callable.
+        ValueError: if ``cases`` is empty or ``hints`` does not have one entry per case.
     """
     if not callable(fn):
         raise TypeError(f"fn: expected a function, got {type(fn).__name__}")
     name = name or getattr(fn, "__name__", "your function")
     cases = list(cases)
+    if not cases:
+        raise ValueError("cases: need at least one (args, expected) case to check")
     hints = list(hints) if hints is not None else [None] * len(cases)
+    if len(hints) != len(cases):
+        raise ValueError(f"hints: expected one hint (or None) per case, got {len(hints)} for {len(cases)} cases")
     fb = Feedback(True, f"{name}: all {len(cases)} cases pass")
     for i, ((args, expected), hint) in enumerate(zip(cases, hints), start=1):
         shown = ", ".join(_short(a) for a in args)

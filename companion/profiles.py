@@ -57,21 +57,25 @@ def resolve_profile(requested: str = "auto") -> tuple[str, str]:
     Raises:
         ValueError: if ``requested`` (or ``$COMPANION_PROFILE``) is not ``auto`` or a profile name.
     """
+    if not isinstance(requested, str):
+        raise ValueError(f"requested: expected a string, got {type(requested).__name__}")
+    req = requested.strip().lower()
+    if req != "auto" and req not in PROFILE_NAMES:
+        raise ValueError(f"requested: {requested!r} is not 'auto' or one of {PROFILE_NAMES}")
     env = os.environ.get(ENV_VAR, "").strip().lower()
     if env:
         if env not in PROFILE_NAMES:
             raise ValueError(f"{ENV_VAR}={env!r} is not one of {PROFILE_NAMES}")
-        return env, f"${ENV_VAR} is set to {env!r}"
-    if not isinstance(requested, str):
-        raise ValueError(f"requested: expected a string, got {type(requested).__name__}")
-    req = requested.strip().lower()
-    if req in PROFILE_NAMES:
-        return req, f"the notebook asked for profile {req!r}"
-    if req != "auto":
-        raise ValueError(f"requested: {requested!r} is not 'auto' or one of {PROFILE_NAMES}")
-    if torch.cuda.is_available():
+        name, reason = env, f"${ENV_VAR} is set to {env!r}"
+    elif req in PROFILE_NAMES:
+        name, reason = req, f"the notebook asked for profile {req!r}"
+    elif torch.cuda.is_available():
         return "gpu", f"profile 'auto' and a CUDA device is available ({torch.cuda.get_device_name(0)})"
-    return "cpu", "profile 'auto' and no CUDA device is available"
+    else:
+        return "cpu", "profile 'auto' and no CUDA device is available"
+    if name == "gpu" and not torch.cuda.is_available():
+        reason += " (warning: no CUDA device here, so the gpu profile's full-size run will be very slow)"
+    return name, reason
 
 
 def resolve_precision(precision: str) -> str:

@@ -52,7 +52,12 @@ def test_saved_adapter_reloads_onto_fresh_base_with_identical_logits(tmp_path):
 
 
 @pytest.mark.parametrize("kw,name", [(dict(r=0), "r"), (dict(r=2.5), "r"), (dict(lora_dropout=1.0), "lora_dropout"),
-                                     (dict(target_modules=["q_proj"]), "target_modules")])
+                                     (dict(target_modules=["q_proj"]), "target_modules"),
+                                     (dict(lora_alpha=0), "lora_alpha"), (dict(lora_alpha=-16), "lora_alpha"),
+                                     (dict(lora_alpha="16"), "lora_alpha"), (dict(lora_dropout="0.1"), "lora_dropout"),
+                                     (dict(lora_dropout=None), "lora_dropout"), (dict(target_modules=[]), "target_modules"),
+                                     (dict(target_modules=None), "target_modules"),
+                                     (dict(target_modules=["LayerNorm"]), "target_modules")])
 def test_bad_arguments(kw, name):
     with pytest.raises(ValueError, match=name):
         adapters.lora_for_sequence_classification(tiny(), **kw)
@@ -66,6 +71,10 @@ def test_unmatched_target_lists_real_names():
 def test_lora_parameter_count_validation():
     with pytest.raises(ValueError, match="r"):
         adapters.lora_parameter_count(8, 8, 0, 1)
+    with pytest.raises(ValueError, match="d_in"):
+        adapters.lora_parameter_count(True, True, True, True)
+    with pytest.raises(TypeError, match="model"):
+        adapters.lora_for_sequence_classification(None)
 
 
 def test_modules_to_save_keeps_head_trainable_too():

@@ -36,10 +36,18 @@ def test_stratified_subset():
     assert list(ds["train"]["text"]) == list(again["train"]["text"])
 
 
-@pytest.mark.parametrize("n", [0, -1, 10**6, 2.5])
+@pytest.mark.parametrize("n", [0, -1, 10**6, 2.5, True])
 def test_stratified_indices_bad_n(n):
     with pytest.raises(ValueError, match="n"):
         data.stratified_indices([0, 1] * 10, n)
+
+
+@pytest.mark.parametrize("labels", [[[0, 1], [1, 0]], "0101", None, [0.0, float("nan"), 1.0]])
+def test_stratified_indices_bad_labels(labels):
+    with pytest.raises(ValueError, match="labels"):
+        data.stratified_indices(labels, 2)
+    with pytest.raises(ValueError, match="seed"):
+        data.stratified_indices([0, 1], 2, seed="x")
 
 
 def test_stratified_indices_odd_n_and_short_class():
@@ -56,12 +64,31 @@ def test_bad_source_and_columns(tmp_path):
         data.load_imdb("fixture", columns=("text", "stars"))
     with pytest.raises(FileNotFoundError, match="train.parquet"):
         data.load_imdb(str(tmp_path))
+    with pytest.raises(TypeError, match="columns"):
+        data.load_imdb("fixture", columns="text")
+    with pytest.raises(ValueError, match="columns"):
+        data.load_imdb("fixture", columns=("text",), train_size=10)
+    for size, name in [(0, "train_size"), (10**6, "train_size"), (10**6, "test_size")]:
+        with pytest.raises(ValueError, match=name):
+            data.load_imdb("fixture", **{name: size})
+
+
+def test_string_labels_are_refused(tmp_path):
+    import pandas as pd
+
+    for split in ("train", "test"):
+        pd.DataFrame({"text": ["good", "bad"], "label": ["pos", "neg"]}).to_parquet(tmp_path / f"{split}.parquet")
+    with pytest.raises(ValueError, match="integer class ids"):
+        data.load_imdb(str(tmp_path))
 
 
 def test_local_parquet_dir_via_env(monkeypatch):
     monkeypatch.setenv("COMPANION_DATA_DIR", str(data.packaged_data_dir() / "imdb" / "fixture"))
     ds = data.load_imdb("hub")
     assert len(ds["train"]) == 200
+    monkeypatch.setenv("COMPANION_DATA_DIR", "/nonexistent/imdb")
+    with pytest.raises(FileNotFoundError, match="COMPANION_DATA_DIR"):
+        data.load_imdb("hub")
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +105,9 @@ def test_wordpiece_tokenizer_special_tokens(tokenizer):
         data.train_wordpiece_tokenizer(["x"], vocab_size=10)
     with pytest.raises(ValueError, match="texts"):
         data.train_wordpiece_tokenizer([])
+    for bad in ("hello world", None, [None], [1, 2]):
+        with pytest.raises(TypeError, match="texts"):
+            data.train_wordpiece_tokenizer(bad)
 
 
 def test_tokenize_truncates_without_padding(tokenizer):
@@ -99,12 +129,21 @@ def test_head_tail_truncation_keeps_both_ends(tokenizer):
     assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
 
 
-@pytest.mark.parametrize("kw", [dict(max_length=0), dict(max_length=10**4), dict(max_length=16, head_tokens=15)])
+@pytest.mark.parametrize("kw", [dict(max_length=0), dict(max_length=1), dict(max_length=True), dict(max_length=10**4),
+                                dict(max_length=16, head_tokens=15), dict(max_length=16, head_tokens=True),
+                                dict(max_length=16, text_column="review")])
 def test_tokenize_bad_arguments(tokenizer, kw):
     ds = data.load_imdb("fixture")["test"]
-    name = "head_tokens" if "head_tokens" in kw else "max_length"
+    name = "head_tokens" if "head_tokens" in kw else "text_column" if "text_column" in kw else "max_length"
     with pytest.raises(ValueError, match=name):
         data.tokenize(ds, tokenizer, **kw)
+
+
+def test_tokenize_bad_types(tokenizer):
+    with pytest.raises(TypeError, match="ds"):
+        data.tokenize([{"text": "x"}], tokenizer, max_length=16)
+    with pytest.raises(TypeError, match="tokenizer"):
+        data.tokenize(data.load_imdb("fixture")["test"], None, max_length=16)
 
 
 def test_validation_is_held_out_when_source_has_none(tmp_path):

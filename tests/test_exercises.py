@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
@@ -72,3 +73,30 @@ def test_feedback_is_displayed_once_in_ipython(capsys):
     quiet = exercises.check_value(1, 2, "y", show=False)
     quiet._ipython_display_()
     assert capsys.readouterr().out.count("y: got 1") == 1
+
+
+@pytest.mark.parametrize("answer,expected", [("0.5", 0.5), (True, 1), (["1", "2"], [1, 2]), (np.array(["a", "b"]), [1, 2]),
+                                             (1, True), ("a", b"a")])
+def test_check_value_type_mismatch_is_a_wrong_answer(answer, expected):
+    assert not exercises.check_value(answer, expected, show=False)
+
+
+def test_check_value_accepts_numbers_in_any_numeric_container():
+    import torch
+
+    assert exercises.check_value(np.float32(0.5), 0.5, show=False)
+    assert exercises.check_value(torch.tensor(0.5), 0.5, show=False)
+    assert exercises.check_value(np.array([1.0, 2.0]), [1, 2], show=False)
+
+
+def test_check_function_needs_cases_and_one_hint_per_case():
+    with pytest.raises(ValueError, match="cases"):
+        exercises.check_function(abs, [])
+    with pytest.raises(ValueError, match="hints"):
+        exercises.check_function(abs, [((1,), 1), ((-2,), 2)], hints=["h"])
+
+
+def test_check_macro_f1_rejects_a_string_result():
+    from companion import metrics
+
+    assert not exercises.check_macro_f1(lambda t, p: str(metrics.macro_f1(t, p)), show=False)

@@ -22,9 +22,18 @@ def test_explicit_and_env_override(monkeypatch):
 
 
 @pytest.mark.parametrize("bad", ["tpu", "", 3])
-def test_bad_request_names_argument(bad):
+@pytest.mark.parametrize("env", [None, "smoke"])
+def test_bad_request_names_argument(bad, env, monkeypatch):
+    if env:  # a bad argument is an error even when the environment overrides the profile
+        monkeypatch.setenv("COMPANION_PROFILE", env)
     with pytest.raises(ValueError, match="requested"):
         profiles.resolve_profile(bad)
+
+
+def test_gpu_without_cuda_says_so(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    name, reason = profiles.resolve_profile("gpu")
+    assert name == "gpu" and "no CUDA device" in reason
 
 
 def test_bad_env_value(monkeypatch):
