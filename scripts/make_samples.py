@@ -48,7 +48,70 @@ def write(df: pd.DataFrame, path: Path) -> None:
     print(f"{path.relative_to(ROOT)}: {len(df)} rows, labels {counts}, sha256 {digest}...")
 
 
+IMDB_UNSUPERVISED_RANDOM = 2000  # random reviews in the unsupervised sample
+IMDB_UNSUPERVISED_GROUPS = 40  # extra exact-duplicate groups added to it (plus every near-duplicate group)
+
+
+def make_imdb_unsupervised(data_dir: Path, n_random: int = IMDB_UNSUPERVISED_RANDOM,
+                           n_exact_groups: int = IMDB_UNSUPERVISED_GROUPS, seed: int = SEED) -> Path:
+    """Write ``companion/_data/imdb/unsupervised.parquet`` (+ ``.json``): raw unlabelled reviews for chapter 3.
+
+    A random sample would hold almost no duplicate pairs (1% of the 50,000 reviews are duplicated,
+    so both copies of a pair land in a 4% sample with probability 0.16%), and the de-duplication
+    steps would have nothing to show. So the sample is ``n_random`` reviews drawn at random plus
+    every member of some duplicate groups of the *full* corpus: all groups that contain a near-
+    (not exact) duplicate and ``n_exact_groups`` random exact-duplicate groups, found by
+    ``companion.preprocessing.near_duplicate_clusters`` on the cleaned texts. Rows are shuffled;
+    ``source_row`` is the row in ``unsupervised.parquet``. The JSON file records this recipe and
+    the cleaning report of the *full* corpus (``companion.preprocessing.clean_corpus``), so that the
+    book can say how the sample's rates differ from the real ones.
+    """
+    import json
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from companion import preprocessing as pp
+
+    full = pd.read_parquet(data_dir / "imdb" / "unsupervised.parquet")
+    texts = full["text"].tolist()
+    cleaned = [pp.clean_text(t) for t in texts]
+    exact = set(pp.exact_duplicates(cleaned))
+    clusters = pp.near_duplicate_clusters(cleaned, threshold=0.8)
+    near = [c for c in clusters if any(i not in exact for i in c[1:])]
+    exact_only = [c for c in clusters if c not in near]
+    rng = np.random.default_rng(seed)
+    chosen = near + [exact_only[i] for i in sorted(rng.choice(len(exact_only), n_exact_groups, replace=False))]
+    grouped = sorted({i for c in chosen for i in c})
+    others = np.setdiff1d(np.arange(len(texts)), grouped)
+    rows = np.concatenate([rng.choice(others, n_random, replace=False), grouped])
+    rng.shuffle(rows)
+    sample = pd.DataFrame({"text": [texts[i] for i in rows], "source_row": rows.astype("int64")})
+    path = OUT / "imdb" / "unsupervised.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sample.to_parquet(path, index=False)
+
+    _, report = pp.clean_corpus(texts)
+    meta = {
+        "source": "imdb/unsupervised.parquet (Maas et al., ACL 2011), 50,000 unlabelled reviews",
+        "citation": IMDB_CITATION, "seed": seed, "rows": len(sample), "random_rows": n_random,
+        "added_groups": {"near_duplicate": len(near), "exact_duplicate": n_exact_groups,
+                         "rows": len(grouped)},
+        "full_corpus": {"documents": len(texts),
+                        "cleaning_report": {step: {k: int(v) for k, v in row.items()}
+                                            for step, row in report.to_dict("index").items()}},
+    }
+    (OUT / "imdb" / "unsupervised.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+                                                    encoding="utf-8")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    print(f"{path.relative_to(ROOT)}: {len(sample)} rows ({n_random} random + {len(grouped)} in "
+          f"{len(chosen)} duplicate groups), sha256 {digest}...")
+    return path
+
+
 def make_imdb(data_dir: Path) -> None:
+    make_imdb_unsupervised(data_dir)  # chapter 3's raw, unlabelled sample
     train_full = pd.read_parquet(data_dir / "imdb" / "train.parquet")
     test_full = pd.read_parquet(data_dir / "imdb" / "test.parquet")
     cols = ["text", "label", "rating", "review_id"]
