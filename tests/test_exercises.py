@@ -65,6 +65,15 @@ def test_strip_solutions(tmp_path):
     assert same.returncode != 0
 
 
+def test_feedback_is_displayed_once_in_ipython(capsys):
+    fb = exercises.check_value(1, 1, "x")
+    fb._ipython_display_()  # what IPython calls when the check is a cell's last line
+    assert capsys.readouterr().out.count("x: correct") == 1
+    quiet = exercises.check_value(1, 2, "y", show=False)
+    quiet._ipython_display_()
+    assert capsys.readouterr().out.count("y: got 1") == 1
+
+
 # ---------------------------------------------------------------------------- chapters 3 and 4
 def test_check_lsh_probability():
     assert exercises.check_lsh_probability(lambda s, b, r: 1 - (1 - s**r) ** b, show=False)
