@@ -295,8 +295,8 @@ ARCHITECTURE: dict[str, ArchitectureProfile] = {
     ),
     "cpu": ArchitectureProfile(
         name="cpu", toy_d_model=64, toy_layers=2, toy_heads=4, toy_ff=128, toy_max_steps=2000, toy_target=0.99,
-        toy_batch_size=64, toy_learning_rate=3e-3, toy_warmup=50, structure_steps=200, structure_layers=3,
-        model="minilm", data="sample", train_size=160, test_size=200, max_length=128, batch_size=16,
+        toy_batch_size=64, toy_learning_rate=3e-3, toy_warmup=50, structure_steps=100, structure_layers=3,
+        model="minilm", data="sample", train_size=96, test_size=200, max_length=128, batch_size=16,
         epochs=1, learning_rates=_LEARNING_RATES,
     ),
     "gpu": ArchitectureProfile(
