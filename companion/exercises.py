@@ -244,3 +244,60 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------- chapters 3 and 4
+# Appended for Part I: chapter 3 (pre-training data) and chapter 4 (model architecture, adapters).
+def check_lsh_probability(fn: Callable[[float, int, int], float], show: bool = True) -> Feedback:
+    """Check ``fn(s, b, r)``: the probability that two documents of Jaccard similarity ``s`` become
+    LSH candidates with ``b`` bands of ``r`` MinHash rows, ``1 - (1 - s**r)**b`` (chapter 3.2)."""
+    args = [(0.8, 16, 8), (0.5, 20, 5), (1.0, 3, 4), (0.0, 9, 14), (0.9, 1, 1), (0.3, 128, 1)]
+    hints = [None, "a band agrees with probability s**r; the bands are independent",
+             "identical documents always collide", "disjoint documents never collide",
+             "one band of one row: the probability is s itself", None]
+    cases = [(a, 1 - (1 - a[0] ** a[2]) ** a[1]) for a in args]
+    return check_function(fn, cases, name="candidate_probability", hints=hints, show=show)
+
+
+def check_encoder_layer_parameters(fn: Callable[[int, int], int], show: bool = True) -> Feedback:
+    """Check ``fn(d_model, dim_feedforward) -> int``: parameters of one ``nn.TransformerEncoderLayer``
+    (attention projections with biases, the feed-forward net, two LayerNorms; chapter 4.1)."""
+    import torch
+
+    args = [(64, 128), (512, 2048), (768, 3072), (8, 8)]
+    hints = [None, "the original Transformer-base layer: 3,152,384 parameters",
+             "four d x d projections (query, key, value, output), each with a bias", None]
+    cases = [((d, f), sum(p.numel() for p in torch.nn.TransformerEncoderLayer(d, 1, f).parameters()))
+             for d, f in args]
+    return check_function(fn, cases, name="encoder_layer_parameters", hints=hints, show=show)
+
+
+def check_lora_forward(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(x, W, b, A, B, lora_alpha) -> y``: the output of a LoRA layer,
+    ``x W^T + b + (lora_alpha / r) x A^T B^T`` with ``r = A.shape[0]``, against
+    :class:`companion.adapters.LoRALinear` (chapter 4.2)."""
+    import torch
+
+    from .adapters import LoRALinear
+
+    gen = torch.Generator().manual_seed(0)
+    cases = []
+    for d_in, d_out, r, alpha, batch in [(4, 3, 2, 4, (2,)), (8, 8, 1, 1, (3, 5)), (6, 2, 3, 12, (1,))]:
+        base = torch.nn.Linear(d_in, d_out)
+        layer = LoRALinear(base, r=r, lora_alpha=alpha)
+        with torch.no_grad():
+            for p in (base.weight, base.bias, layer.lora_A, layer.lora_B):
+                p.copy_(torch.randn(p.shape, generator=gen))
+            x = torch.randn(*batch, d_in, generator=gen)
+            expected = layer(x).numpy()
+        cases.append(((x, base.weight.detach().clone(), base.bias.detach().clone(), layer.lora_A.detach().clone(),
+                       layer.lora_B.detach().clone(), alpha), expected))
+    hints = ["the update is scaled by lora_alpha / r, with r = A.shape[0]", "x may have several leading dimensions",
+             None]
+
+    def wrapped(*args):
+        out = fn(*args)
+        return out.detach().numpy() if hasattr(out, "detach") else out
+
+    wrapped.__name__ = "lora_forward"
+    return check_function(wrapped, cases, name="lora_forward", rel_tol=1e-5, abs_tol=1e-5, hints=hints, show=show)

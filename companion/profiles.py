@@ -184,3 +184,132 @@ __all__ = [
     "PROFILE_NAMES", "ENV_VAR", "ClassificationProfile", "TEXT_CLASSIFICATION", "minilm_path",
     "model_location", "resolve_precision", "resolve_profile", "select", "replace",
 ]
+
+
+# ============================================================================ chapters 3 and 4
+# Appended for Part I: chapter 3 (pre-training data) and chapter 4 (model architecture, adapters).
+
+
+@dataclass(frozen=True)
+class PretrainingDataProfile:
+    """Sizes for chapter 3 (cleaning, de-duplication, splits, tokenizers); one instance per profile.
+
+    Attributes:
+        name: profile name.
+        imdb_source: ``"sample"`` (the committed raw sample of unlabelled IMDb reviews) or ``"hub"``
+            (all 50,000; see :func:`companion.preprocessing.load_imdb_unsupervised`).
+        n_documents: reviews used (``None`` = all of the source).
+        labelled_source: IMDb source for the stratified-split demo (``"fixture"``, ``"sample"``, ``"hub"``).
+        tatoeba_pairs: English-Mandarin pairs used (``None`` = all 5,000 of the committed sample).
+        min_words: length filter, fewest words a document may have.
+        near_duplicate_threshold: Jaccard similarity of word 5-shingles above which two documents
+            are near-duplicates.
+        num_perm: MinHash permutations.
+        english_vocab_sizes: vocabulary sizes of the English WordPiece and BPE tokenizers compared.
+        chinese_vocab_sizes: vocabulary sizes of the Chinese unigram tokenizers compared.
+    """
+
+    name: str
+    imdb_source: str
+    n_documents: int | None
+    labelled_source: str
+    tatoeba_pairs: int | None
+    min_words: int = 20
+    near_duplicate_threshold: float = 0.8
+    num_perm: int = 128
+    english_vocab_sizes: tuple[int, ...] = (1000, 4000, 16000)
+    chinese_vocab_sizes: tuple[int, ...] = (2500, 4000, 6000)
+
+
+PRETRAINING_DATA: dict[str, PretrainingDataProfile] = {
+    "smoke": PretrainingDataProfile(
+        name="smoke", imdb_source="sample", n_documents=300, labelled_source="fixture", tatoeba_pairs=1000,
+        english_vocab_sizes=(500, 1000), chinese_vocab_sizes=(1200, 1600),
+    ),
+    "cpu": PretrainingDataProfile(
+        name="cpu", imdb_source="sample", n_documents=None, labelled_source="sample", tatoeba_pairs=None,
+    ),
+    "gpu": PretrainingDataProfile(
+        name="gpu", imdb_source="hub", n_documents=None, labelled_source="hub", tatoeba_pairs=None,
+        english_vocab_sizes=(1000, 8000, 32000),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ArchitectureProfile:
+    """Sizes for chapter 4 (the Transformer on a toy task; adapters on IMDb); one instance per profile.
+
+    Attributes:
+        name: profile name.
+        toy_d_model, toy_layers, toy_heads, toy_ff: the toy Transformer (encoder = decoder layers).
+        toy_max_steps: most optimiser steps for the sequence-reversal task (training stops earlier
+            once ``toy_target`` exact-match accuracy is reached on held-out sequences).
+        toy_target: held-out exact-match accuracy at which the task counts as solved.
+        toy_batch_size: sequences per step.
+        toy_learning_rate: peak Adam learning rate (linear warm-up over ``toy_warmup`` steps).
+        toy_warmup: warm-up steps.
+        structure_steps: steps of each structure experiment (dropout, residuals, LayerNorm position).
+        structure_layers: depth used by the residual and LayerNorm experiments.
+        model: pretrained encoder for the method comparison (see :func:`model_location`).
+        data: IMDb source (``"fixture"``, ``"sample"``, ``"hub"``).
+        train_size, test_size: reviews used (stratified).
+        max_length: tokens per review.
+        batch_size: reviews per step.
+        epochs: passes over the training reviews.
+        learning_rates: peak learning rate per method (``full``, ``head``, ``houlsby``, ``lora``, ``prompt``).
+        houlsby_bottleneck, lora_r, prompt_tokens: sizes of the adapters.
+        precision: as :class:`ClassificationProfile`.
+    """
+
+    name: str
+    toy_d_model: int
+    toy_layers: int
+    toy_heads: int
+    toy_ff: int
+    toy_max_steps: int
+    toy_target: float
+    toy_batch_size: int
+    toy_learning_rate: float
+    toy_warmup: int
+    structure_steps: int
+    structure_layers: int
+    model: str
+    data: str
+    train_size: int | None
+    test_size: int | None
+    max_length: int
+    batch_size: int
+    epochs: float
+    learning_rates: tuple[tuple[str, float], ...]
+    houlsby_bottleneck: int = 64
+    lora_r: int = 8
+    prompt_tokens: int = 20
+    precision: str = "fp32"
+
+
+_LEARNING_RATES = (("full", 1e-4), ("head", 3e-3), ("houlsby", 1e-3), ("lora", 3e-3), ("prompt", 3e-2))
+
+ARCHITECTURE: dict[str, ArchitectureProfile] = {
+    "smoke": ArchitectureProfile(
+        name="smoke", toy_d_model=32, toy_layers=1, toy_heads=2, toy_ff=64, toy_max_steps=60, toy_target=0.99,
+        toy_batch_size=32, toy_learning_rate=3e-3, toy_warmup=10, structure_steps=20, structure_layers=2,
+        model="tiny-random-bert", data="fixture", train_size=32, test_size=32, max_length=64, batch_size=16,
+        epochs=1, learning_rates=_LEARNING_RATES, houlsby_bottleneck=8, lora_r=4, prompt_tokens=5,
+    ),
+    "cpu": ArchitectureProfile(
+        name="cpu", toy_d_model=64, toy_layers=2, toy_heads=4, toy_ff=128, toy_max_steps=2000, toy_target=0.99,
+        toy_batch_size=64, toy_learning_rate=3e-3, toy_warmup=50, structure_steps=100, structure_layers=3,
+        model="minilm", data="sample", train_size=96, test_size=200, max_length=128, batch_size=16,
+        epochs=1, learning_rates=_LEARNING_RATES,
+    ),
+    "gpu": ArchitectureProfile(
+        name="gpu", toy_d_model=128, toy_layers=3, toy_heads=8, toy_ff=512, toy_max_steps=5000, toy_target=0.995,
+        toy_batch_size=128, toy_learning_rate=1e-3, toy_warmup=200, structure_steps=2000, structure_layers=6,
+        model="bert-base-uncased", data="hub", train_size=5000, test_size=5000, max_length=256, batch_size=32,
+        epochs=1, learning_rates=(("full", 2e-5), ("head", 1e-3), ("houlsby", 3e-4), ("lora", 5e-4),
+                                  ("prompt", 3e-2)), precision="auto",
+    ),
+}
+
+__all__ += ["PretrainingDataProfile", "PRETRAINING_DATA", "ArchitectureProfile", "ARCHITECTURE"]

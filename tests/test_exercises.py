@@ -100,3 +100,33 @@ def test_check_macro_f1_rejects_a_string_result():
     from companion import metrics
 
     assert not exercises.check_macro_f1(lambda t, p: str(metrics.macro_f1(t, p)), show=False)
+
+
+# ---------------------------------------------------------------------------- chapters 3 and 4
+def test_check_lsh_probability():
+    assert exercises.check_lsh_probability(lambda s, b, r: 1 - (1 - s**r) ** b, show=False)
+    swapped = exercises.check_lsh_probability(lambda s, b, r: 1 - (1 - s**b) ** r, show=False)
+    assert not swapped and "case 1" in swapped.message
+    assert not exercises.check_lsh_probability(lambda s, b, r: s**r, show=False)
+
+
+def test_check_encoder_layer_parameters():
+    def right(d, f):
+        return (4 * d * d + 4 * d) + (2 * d * f + f + d) + 4 * d
+
+    assert exercises.check_encoder_layer_parameters(right, show=False)
+    no_bias = exercises.check_encoder_layer_parameters(lambda d, f: 4 * d * d + 2 * d * f, show=False)
+    assert not no_bias and "case 1" in no_bias.message
+    no_norm = exercises.check_encoder_layer_parameters(lambda d, f: right(d, f) - 4 * d, show=False)
+    assert not no_norm
+
+
+def test_check_lora_forward():
+    def right(x, W, b, A, B, alpha):
+        return x @ W.T + b + (alpha / A.shape[0]) * (x @ A.T @ B.T)
+
+    assert exercises.check_lora_forward(right, show=False)
+    wrong_scale = exercises.check_lora_forward(lambda x, W, b, A, B, alpha: x @ W.T + b + alpha * (x @ A.T @ B.T),
+                                               show=False)
+    assert not wrong_scale and "lora_alpha / r" in wrong_scale.message
+    assert not exercises.check_lora_forward(lambda x, W, b, A, B, alpha: x @ W.T + b, show=False)
