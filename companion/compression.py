@@ -32,7 +32,6 @@ import time
 import warnings
 from typing import Iterable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -20,7 +20,6 @@ Book section: 7.4 "Combining models".
 
 from __future__ import annotations
 
-import copy
 import numbers
 from contextlib import contextmanager
 from typing import Callable, Sequence
@@ -248,7 +247,8 @@ class FGM:
 
         def hook(module, inputs, output):
             if output.shape != delta.shape:
-                raise RuntimeError(f"FGM: perturbed batch has shape {tuple(output.shape)}, watched {tuple(delta.shape)}")
+                raise RuntimeError(f"FGM: perturbed batch has shape {tuple(output.shape)}, "
+                                   f"watched {tuple(delta.shape)}")
             return output + delta
 
         handle = self.embeddings.register_forward_hook(hook)

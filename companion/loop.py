@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from . import schedulers
 from .profiles import model_location
 
-__all__ = ["keep_layers", "load_classifier", "encode", "collate", "steps_per_run", "train_classifier",
-           "predict_logits", "lr_range_test", "device_for"]
+__all__ = ["MeanPoolingClassifier", "keep_layers", "load_classifier", "encode", "collate", "steps_per_run",
+           "train_classifier", "predict_logits", "lr_range_test", "device_for"]
 
 
 def device_for(device: str | torch.device = "auto") -> torch.device:
@@ -60,15 +60,60 @@ def keep_layers(model: torch.nn.Module, num_layers: int) -> torch.nn.Module:
     layers = getattr(encoder, "layer", None)
     if not isinstance(layers, torch.nn.ModuleList):
         raise TypeError(f"model: expected a BERT-style model with base_model.encoder.layer, got {type(model).__name__}")
-    if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) or not 1 <= num_layers <= len(layers):
+    if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) \
+            or not 1 <= num_layers <= len(layers):
         raise ValueError(f"num_layers: expected an int in [1, {len(layers)}], got {num_layers!r}")
     encoder.layer = torch.nn.ModuleList(list(layers)[: int(num_layers)])
     model.config.num_hidden_layers = int(num_layers)
     return model
 
 
+class MeanPoolingClassifier(torch.nn.Module):
+    """A pretrained encoder, the mean of its last hidden states over the real (non-padding) tokens,
+    dropout and a linear head.
+
+    Sentence-embedding checkpoints such as all-MiniLM-L6-v2 were trained with mean pooling
+    (Reimers & Gurevych, 2019); their ``[CLS]`` vector and pooler were never trained, and a
+    classifier on ``[CLS]`` learns slowly from few examples, especially when only a few layers are
+    kept. Mean pooling works for BERT as well.
+
+    Behaves like a ``transformers`` sequence classifier where chapter 7 needs it: ``forward(input_ids,
+    attention_mask, labels=None)`` returns a ``SequenceClassifierOutput`` (``logits`` of shape
+    ``(batch, num_labels)``; ``loss`` when ``labels`` are given), and ``config``, ``base_model``
+    and ``get_input_embeddings()`` are those of the encoder.
+    """
+
+    def __init__(self, encoder: torch.nn.Module, num_labels: int = 2, dropout: float | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.config = encoder.config
+        self.dropout = torch.nn.Dropout(self.config.hidden_dropout_prob if dropout is None else dropout)
+        self.classifier = torch.nn.Linear(self.config.hidden_size, num_labels)
+
+    @property
+    def base_model(self) -> torch.nn.Module:
+        return self.encoder
+
+    def get_input_embeddings(self) -> torch.nn.Module:
+        return self.encoder.get_input_embeddings()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None):
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        logits = self.classifier(self.dropout(pooled))
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
 def load_classifier(model: str, *, tokenizer=None, texts: Sequence[str] | None = None, num_layers: int | None = None,
-                    num_labels: int = 2, seed: int = 0):
+                    num_labels: int = 2, seed: int = 0, pooling: str = "cls"):
     """Return ``(model, tokenizer)``: a sequence classifier, optionally cut to ``num_layers`` layers.
 
     Args:
@@ -80,15 +125,21 @@ def load_classifier(model: str, *, tokenizer=None, texts: Sequence[str] | None =
         num_layers: keep only the first ``num_layers`` layers (``None``: all).
         num_labels: classes of the new head.
         seed: seed of the randomly initialised weights (the head; the whole tiny model).
+        pooling: ``"cls"`` -- ``AutoModelForSequenceClassification`` (pooler on ``[CLS]``); ``"mean"``
+            -- :class:`MeanPoolingClassifier` on the bare encoder.
 
     Raises:
-        ValueError: if the tiny model has neither ``tokenizer`` nor ``texts``, or a bad ``num_layers``.
+        ValueError: if the tiny model has neither ``tokenizer`` nor ``texts``, a bad ``num_layers``
+            or an unknown ``pooling``.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertForSequenceClassification
+    from transformers import (AutoModel, AutoModelForSequenceClassification, AutoTokenizer,
+                              BertForSequenceClassification, BertModel)
 
     from .data import train_wordpiece_tokenizer
     from .training import tiny_bert_config
 
+    if pooling not in ("cls", "mean"):
+        raise ValueError(f"pooling: expected 'cls' or 'mean', got {pooling!r}")
     torch.manual_seed(seed)
     if model == "tiny-random-bert":
         if tokenizer is None:
@@ -96,11 +147,18 @@ def load_classifier(model: str, *, tokenizer=None, texts: Sequence[str] | None =
                 raise ValueError("texts: the tiny random BERT needs texts (or a tokenizer)")
             tokenizer = train_wordpiece_tokenizer(texts, vocab_size=2000)
             torch.manual_seed(seed)
-        net = BertForSequenceClassification(tiny_bert_config(len(tokenizer), num_labels))
+        config = tiny_bert_config(len(tokenizer), num_labels)
+        net = BertForSequenceClassification(config) if pooling == "cls" else BertModel(config, add_pooling_layer=False)
     else:
         location = model_location(model)
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(location)
-        net = AutoModelForSequenceClassification.from_pretrained(location, num_labels=num_labels)
+        if pooling == "cls":
+            net = AutoModelForSequenceClassification.from_pretrained(location, num_labels=num_labels)
+        else:
+            net = AutoModel.from_pretrained(location, add_pooling_layer=False)
+    if pooling == "mean":
+        torch.manual_seed(seed)
+        net = MeanPoolingClassifier(net, num_labels)
     if num_layers is not None:
         keep_layers(net, num_layers)
     return net, tokenizer

@@ -226,7 +226,7 @@ class StrategiesProfile:
     latency_examples: int = 64
 
 
-_BACK_TRANSLATION = ("Helsinki-NLP/opus-mt-en-zh", "Helsinki-NLP/opus-mt-zh-en")
+BACK_TRANSLATION_MODELS = ("Helsinki-NLP/opus-mt-en-zh", "Helsinki-NLP/opus-mt-zh-en")
 
 #: Notebook ``ch07_1`` (7.1 augmentation and noise, 7.2 learning-rate schedules).
 AUGMENTATION_SCHEDULES: dict[str, StrategiesProfile] = {
@@ -237,13 +237,13 @@ AUGMENTATION_SCHEDULES: dict[str, StrategiesProfile] = {
     ),
     "cpu": StrategiesProfile(
         name="cpu", model="minilm", data="sample", train_size=200, validation_size=200, test_size=500,
-        max_length=64, head_tokens=16, small_layers=2, batch_size=16, epochs=4, learning_rate=2e-4, seeds=3,
+        max_length=64, head_tokens=16, small_layers=2, batch_size=16, epochs=4, learning_rate=3e-4, seeds=3,
         range_test_steps=50,
     ),
     "gpu": StrategiesProfile(
         name="gpu", model="bert-base-uncased", data="hub", train_size=500, validation_size=1000, test_size=5000,
         max_length=256, head_tokens=64, small_layers=None, batch_size=16, epochs=4, learning_rate=3e-5, seeds=5,
-        range_test_steps=100, back_translation=_BACK_TRANSLATION,
+        range_test_steps=100, back_translation=BACK_TRANSLATION_MODELS,
     ),
 }
 
@@ -256,8 +256,8 @@ COMPRESSION_ENSEMBLES: dict[str, StrategiesProfile] = {
     ),
     "cpu": StrategiesProfile(
         name="cpu", model="minilm", data="sample", train_size=300, validation_size=200, test_size=400,
-        max_length=96, head_tokens=24, small_layers=2, batch_size=16, epochs=3, learning_rate=2e-4, seeds=3,
-        teacher_epochs=2, teacher_learning_rate=1e-4, latency_examples=64,
+        max_length=96, head_tokens=24, small_layers=2, batch_size=16, epochs=3, learning_rate=3e-4, seeds=3,
+        teacher_epochs=2, teacher_learning_rate=1.5e-4, latency_examples=64,
     ),
     "gpu": StrategiesProfile(
         name="gpu", model="bert-base-uncased", data="hub", train_size=2000, validation_size=1000, test_size=5000,

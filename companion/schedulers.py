@@ -131,7 +131,8 @@ def step_decay(base_lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     Raises:
         ValueError: if ``base_lr`` or ``gamma`` is not positive, or ``step_size`` < 1.
     """
-    base_lr, gamma, size = _positive("base_lr", base_lr), _positive("gamma", gamma), _count("step_size", step_size, minimum=1)
+    base_lr, gamma = _positive("base_lr", base_lr), _positive("gamma", gamma)
+    size = _count("step_size", step_size, minimum=1)
     return Schedule(f"step decay (x{gamma:g} every {size})", base_lr, lambda step: gamma ** (step // size))
 
 

@@ -170,3 +170,33 @@ def test_lr_range_test_sweeps_and_stops_at_divergence(tokenizer):
     assert len(out["lr"]) == len(out["loss"]) <= 30
     full = schedulers.exponential_range(1e-5, 10.0, 30).values(30)
     np.testing.assert_allclose(out["lr"], full[: len(out["lr"])])
+
+
+def test_mean_pooling_classifier_ignores_padding_and_works_with_the_tools(tokenizer):
+    from companion import compression, ensembles
+
+    model, _ = loop.load_classifier("tiny-random-bert", tokenizer=tokenizer, seed=0, pooling="mean")
+    model.eval()
+    assert isinstance(model, loop.MeanPoolingClassifier) and model.base_model is model.encoder
+    ids = [[2, 10, 11, 12, 3], [2, 13, 3]]
+    batched = model(**loop.collate(ids, tokenizer.pad_token_id)).logits
+    alone = torch.cat([model(**loop.collate([s], tokenizer.pad_token_id)).logits for s in ids])
+    torch.testing.assert_close(batched, alone, rtol=1e-4, atol=1e-5)  # padding does not change the mean
+    hidden = model.encoder(input_ids=torch.tensor([ids[0]])).last_hidden_state
+    torch.testing.assert_close(alone[0], model.classifier(hidden.mean(1))[0], rtol=1e-4, atol=1e-5)
+    out = model(**loop.collate(ids, 0), labels=torch.tensor([0, 1]))
+    assert out.loss is not None and out.loss.dim() == 0
+    loop.keep_layers(model, 1)
+    assert len(model.encoder.encoder.layer) == 1
+    assert len(compression.quantized_paths(compression.quantize_dynamic(model))) == 1 * 6 + 1  # no pooler
+    compression.prune_ffn_neurons(model, 0.5)
+    assert model.config.intermediate_size == 32
+    run(model, tokenizer, epochs=1, fgm_epsilon=0.5, neftune_alpha=5.0)
+    ensembles.uniform_soup([model, model])
+    with pytest.raises(ValueError, match="pooling"):
+        loop.load_classifier("tiny-random-bert", tokenizer=tokenizer, pooling="max")
+
+
+def test_mean_pooling_minilm_loads_without_pooler():
+    model, _ = loop.load_classifier("minilm", num_layers=2, pooling="mean")
+    assert model.encoder.pooler is None and len(model.encoder.encoder.layer) == 2
