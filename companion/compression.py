@@ -270,12 +270,12 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 def latency_ms(model: nn.Module, ids: Sequence[Sequence[int]], pad_id: int, batch_size: int = 32,
                repeats: int = 3) -> float:
     """Measured CPU inference time in milliseconds per example: the fastest of ``repeats`` passes
-    over ``ids`` (pre-encoded examples; see :func:`companion.loop.encode`) after one warm-up pass.
+    over ``ids`` (pre-encoded examples; see :func:`companion.classifier_loop.encode`) after one warm-up pass.
 
     Raises:
         ValueError: if ``repeats`` < 1 or ``ids`` is empty.
     """
-    from .loop import predict_logits
+    from .classifier_loop import predict_logits
 
     if not isinstance(repeats, numbers.Integral) or repeats < 1:
         raise ValueError(f"repeats: expected an int >= 1, got {repeats!r}")

@@ -117,3 +117,11 @@ def test_check_distillation_loss():
         return F.kl_div(F.log_softmax(t / T, -1), F.softmax(s / T, -1), reduction="batchmean") * T * T
 
     assert not exercises.check_distillation_loss(reversed_kl, show=False)
+
+def test_feedback_is_displayed_once_in_ipython(capsys):
+    fb = exercises.check_value(1, 1, "x")
+    fb._ipython_display_()  # what IPython calls when the check is a cell's last line
+    assert capsys.readouterr().out.count("x: correct") == 1
+    quiet = exercises.check_value(1, 2, "y", show=False)
+    quiet._ipython_display_()
+    assert capsys.readouterr().out.count("y: got 1") == 1

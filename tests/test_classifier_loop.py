@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from companion import augmentation, data, loop, schedulers
+from companion import augmentation, data, schedulers
+from companion import classifier_loop as loop
 
 POS = ["a good film", "great acting and a good story", "wonderful and moving", "i loved it , great"]
 NEG = ["a bad film", "awful acting and a dull story", "boring and stupid", "i hated it , awful"]

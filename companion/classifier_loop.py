@@ -1,4 +1,10 @@
-"""A plain PyTorch fine-tuning loop for sequence classification, with the hooks chapter 7 needs.
+"""The fast mean-pooling classifier loop used by chapter 7 ("Fine-tuning strategies").
+
+Scope: this module is chapter 7's experiment harness for *sequence classification* only -- a
+(possibly layer-sliced) BERT encoder with mean pooling and a linear head
+(:class:`MeanPoolingClassifier`), trained by a short PyTorch loop with hooks for augmentation,
+NEFTune, distillation and FGM. It is not the general-purpose training loop of chapters 5-6
+(``companion.loops``), and not the Hugging Face ``Trainer`` wrapper (``companion.training``).
 
 The ``Trainer`` (``companion.training``) is the right tool for one long run. Chapter 7 instead runs
 many short, controlled experiments that change one thing inside the step -- the data (augmentation),
