@@ -301,3 +301,51 @@ def check_lora_forward(fn: Callable, show: bool = True) -> Feedback:
 
     wrapped.__name__ = "lora_forward"
     return check_function(wrapped, cases, name="lora_forward", rel_tol=1e-5, abs_tol=1e-5, hints=hints, show=show)
+
+
+# ---------------------------------------------------------------------------- 7 fine-tuning strategies
+def check_linear_warmup(fn: Callable[[int, float, int, int], float], show: bool = True) -> Feedback:
+    """Check ``fn(step, base_lr, warmup_steps, total_steps) -> float``: linear warm-up from 0 to
+    ``base_lr``, then linear decay to 0 at ``total_steps`` (and 0 after), against
+    ``transformers.get_linear_schedule_with_warmup``.
+
+    Cases include the chapter's field case (warm-up 10 of 100 steps: 0.0, 0.1, 1.0, 0.5, 0.0 at
+    steps 0, 1, 10, 55, 100), no warm-up at all, and a step past the end. Book section 7.2.
+    """
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    def reference(step, base_lr, warmup, total):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr)
+        return base_lr * get_linear_schedule_with_warmup(opt, warmup, total).lr_lambdas[0](step)
+
+    args = [(0, 1.0, 10, 100), (1, 1.0, 10, 100), (10, 1.0, 10, 100), (55, 1.0, 10, 100), (100, 1.0, 10, 100),
+            (0, 3e-4, 0, 50), (25, 3e-4, 0, 50), (7, 2e-5, 20, 200), (260, 2e-5, 20, 200)]
+    hints = ["at step 0 of a warm-up the rate is 0", "during warm-up: base_lr * step / warmup_steps", None,
+             "after warm-up: base_lr * (total - step) / (total - warmup)", "the rate reaches 0 at total_steps",
+             "with warmup_steps = 0 there is no warm-up: start at base_lr (and never divide by 0)", None, None,
+             "past total_steps the rate stays 0 (never negative)"]
+    return check_function(fn, [(a, reference(*a)) for a in args], name="linear warm-up schedule", hints=hints,
+                          show=show, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def check_distillation_loss(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(student_logits, teacher_logits, temperature) -> scalar`` (torch tensors of shape
+    ``(batch, classes)``) against :func:`companion.compression.distillation_loss`: the KL divergence
+    of the temperature-softened distributions, averaged over the batch, times ``T**2``.
+    Book section 7.3.
+    """
+    import torch
+
+    from .compression import distillation_loss
+
+    gen = torch.Generator().manual_seed(7)
+    cases, hints = [], []
+    for batch, classes, temperature in [(4, 2, 1.0), (4, 2, 4.0), (8, 5, 2.0), (3, 10, 8.0)]:
+        s, t = torch.randn(batch, classes, generator=gen) * 2, torch.randn(batch, classes, generator=gen) * 2
+        cases.append(((s, t, temperature), float(distillation_loss(s, t, temperature))))
+        hints.append("soften both distributions with the same T, use KL(teacher || student)")
+    hints[1] = "multiply by T**2, or the soft-target term fades as the temperature grows"
+    hints[2] = "average the KL over the batch (sum over classes, mean over examples: reduction='batchmean')"
+    return check_function(lambda s, t, T: float(fn(s, t, T)), cases, name="distillation_loss", hints=hints,
+                          show=show, rel_tol=1e-5, abs_tol=1e-7)

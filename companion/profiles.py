@@ -313,3 +313,90 @@ ARCHITECTURE: dict[str, ArchitectureProfile] = {
 }
 
 __all__ += ["PretrainingDataProfile", "PRETRAINING_DATA", "ArchitectureProfile", "ARCHITECTURE"]
+
+
+# ============================================================================ chapter 7: fine-tuning strategies
+@dataclass(frozen=True)
+class StrategiesProfile:
+    """Sizes for chapter 7 (fine-tuning strategies, 7.1-7.4); one instance per profile and notebook.
+
+    Attributes:
+        name: profile name.
+        model: the pretrained model (``"minilm"``, a hub id, or ``"tiny-random-bert"`` for smoke).
+        data: ``"fixture"``, ``"sample"`` or ``"hub"`` (see :func:`companion.data.load_imdb`).
+        train_size, validation_size, test_size: labelled reviews used per split (stratified).
+        max_length, head_tokens: tokens per review and how many come from its start (head + tail).
+        small_layers: Transformer layers kept for the small, fast model (the first ones of the
+            pretrained model; ``None`` keeps all). 7.1-7.2: the model every experiment trains;
+            7.3-7.4: the student and the ensemble members.
+        batch_size: examples per optimiser step.
+        epochs, learning_rate: training of the small model (linear decay, 10% warm-up).
+        seeds: seeds per condition (7.1) or ensemble members (7.4).
+        teacher_epochs, teacher_learning_rate: fine-tuning of the full model (7.3 teacher).
+        range_test_steps: steps of the learning-rate range test (7.2).
+        back_translation: ``(to_pivot, from_pivot)`` translation models for back-translation, or
+            ``None`` to skip it (the models are not available offline).
+        latency_examples: reviews timed for the CPU latency of each compressed model (7.3).
+    """
+
+    name: str
+    model: str
+    data: str
+    train_size: int
+    validation_size: int
+    test_size: int
+    max_length: int
+    head_tokens: int
+    small_layers: int | None
+    batch_size: int
+    epochs: int
+    learning_rate: float
+    seeds: int
+    teacher_epochs: int = 2
+    teacher_learning_rate: float = 1e-4
+    range_test_steps: int = 60
+    back_translation: tuple[str, str] | None = None
+    latency_examples: int = 64
+
+
+BACK_TRANSLATION_MODELS = ("Helsinki-NLP/opus-mt-en-zh", "Helsinki-NLP/opus-mt-zh-en")
+
+#: Notebook ``ch07_1`` (7.1 augmentation and noise, 7.2 learning-rate schedules).
+AUGMENTATION_SCHEDULES: dict[str, StrategiesProfile] = {
+    "smoke": StrategiesProfile(
+        name="smoke", model="tiny-random-bert", data="fixture", train_size=64, validation_size=50, test_size=100,
+        max_length=48, head_tokens=12, small_layers=None, batch_size=16, epochs=2, learning_rate=1e-3, seeds=2,
+        range_test_steps=12,
+    ),
+    "cpu": StrategiesProfile(
+        name="cpu", model="minilm", data="sample", train_size=200, validation_size=200, test_size=500,
+        max_length=64, head_tokens=16, small_layers=2, batch_size=16, epochs=4, learning_rate=3e-4, seeds=3,
+        range_test_steps=50,
+    ),
+    "gpu": StrategiesProfile(
+        name="gpu", model="bert-base-uncased", data="hub", train_size=500, validation_size=1000, test_size=5000,
+        max_length=256, head_tokens=64, small_layers=None, batch_size=16, epochs=4, learning_rate=3e-5, seeds=5,
+        range_test_steps=100, back_translation=BACK_TRANSLATION_MODELS,
+    ),
+}
+
+#: Notebook ``ch07_2`` (7.3 pruning, quantisation, distillation; 7.4 combining models).
+COMPRESSION_ENSEMBLES: dict[str, StrategiesProfile] = {
+    "smoke": StrategiesProfile(
+        name="smoke", model="tiny-random-bert", data="fixture", train_size=64, validation_size=50, test_size=100,
+        max_length=48, head_tokens=12, small_layers=1, batch_size=16, epochs=2, learning_rate=1e-3, seeds=2,
+        teacher_epochs=1, teacher_learning_rate=1e-3, latency_examples=16,
+    ),
+    "cpu": StrategiesProfile(
+        name="cpu", model="minilm", data="sample", train_size=300, validation_size=200, test_size=400,
+        max_length=96, head_tokens=24, small_layers=2, batch_size=16, epochs=3, learning_rate=3e-4, seeds=3,
+        teacher_epochs=2, teacher_learning_rate=1.5e-4, latency_examples=64,
+    ),
+    "gpu": StrategiesProfile(
+        name="gpu", model="bert-base-uncased", data="hub", train_size=2000, validation_size=1000, test_size=5000,
+        max_length=256, head_tokens=64, small_layers=4, batch_size=16, epochs=3, learning_rate=1e-4, seeds=5,
+        teacher_epochs=3, teacher_learning_rate=3e-5, latency_examples=128,
+    ),
+}
+
+__all__ += ["StrategiesProfile", "AUGMENTATION_SCHEDULES", "COMPRESSION_ENSEMBLES"]

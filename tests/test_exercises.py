@@ -66,6 +66,59 @@ def test_strip_solutions(tmp_path):
     assert same.returncode != 0
 
 
+# ---------------------------------------------------------------------------- 7 fine-tuning strategies
+def test_check_linear_warmup_accepts_a_right_answer_and_explains_wrong_ones():
+    def right(step, base_lr, warmup, total):
+        if step < warmup:
+            return base_lr * step / warmup
+        return base_lr * max(0.0, (total - step) / max(1, total - warmup))
+
+    assert exercises.check_linear_warmup(right, show=False)
+
+    def no_warmup_guard(step, base_lr, warmup, total):  # divides by zero when warmup = 0
+        return base_lr * min(step / warmup, max(0.0, (total - step) / (total - warmup)))
+
+    fb = exercises.check_linear_warmup(no_warmup_guard, show=False)
+    assert not fb and "ZeroDivisionError" in fb.message
+
+    def negative_after_end(step, base_lr, warmup, total):
+        return base_lr * step / warmup if step < warmup else base_lr * (total - step) / (total - warmup)
+
+    fb = exercises.check_linear_warmup(negative_after_end, show=False)
+    assert not fb and "never negative" in fb.message
+
+    def todo(*args):
+        raise NotImplementedError
+
+    assert "not implemented" in exercises.check_linear_warmup(todo, show=False).message
+
+
+def test_check_distillation_loss():
+    import torch.nn.functional as F
+
+    def right(s, t, T):
+        return F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="batchmean") * T * T
+
+    assert exercises.check_distillation_loss(right, show=False)
+
+    def no_t_squared(s, t, T):
+        return F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="batchmean")
+
+    fb = exercises.check_distillation_loss(no_t_squared, show=False)
+    assert not fb and "T**2" in fb.message
+
+    def mean_reduction(s, t, T):
+        return F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="mean") * T * T
+
+    with pytest.warns(UserWarning, match="batchmean"):
+        fb = exercises.check_distillation_loss(mean_reduction, show=False)
+    assert not fb and "case 1" in fb.message
+
+    def reversed_kl(s, t, T):
+        return F.kl_div(F.log_softmax(t / T, -1), F.softmax(s / T, -1), reduction="batchmean") * T * T
+
+    assert not exercises.check_distillation_loss(reversed_kl, show=False)
+
 def test_feedback_is_displayed_once_in_ipython(capsys):
     fb = exercises.check_value(1, 1, "x")
     fb._ipython_display_()  # what IPython calls when the check is a cell's last line
