@@ -218,6 +218,11 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowe
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
                                                               show_progress=False))
+    # The learned vocabulary is reproducible, but the trainer's order of the ids is not (it varies from
+    # run to run). Renumber: special tokens first, then the others sorted, so the same texts always
+    # give the same token ids (and notebooks that train a tokenizer give the same outputs).
+    learned = [t for t in tok.get_vocab() if t not in specials]
+    tok.model = models.WordPiece(vocab={t: i for i, t in enumerate(specials + sorted(learned))}, unk_token="[UNK]")
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -231,7 +236,7 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowe
 UNSUP_SOURCES = ("fixture", "sample", "hub")
 
 
-def load_imdb_unsup(source: str = "sample", *, validation_size: int = 500, train_size: int | None = None,
+def load_imdb_unsup(source: str = "sample", *, validation_size: int | None = None, train_size: int | None = None,
                     seed: int = 0, clean: bool = True) -> DatasetDict:
     """Unlabelled IMDb reviews for pre-training: a :class:`datasets.DatasetDict` with ``train`` and
     ``validation`` splits and one column, ``text``.
@@ -247,7 +252,8 @@ def load_imdb_unsup(source: str = "sample", *, validation_size: int = 500, train
 
     Args:
         source: one of :data:`UNSUP_SOURCES`.
-        validation_size: reviews held out (seeded random choice) to measure held-out loss/perplexity.
+        validation_size: reviews held out (seeded random choice) to measure held-out loss/perplexity;
+            ``None``: 10% of the reviews, at most 500.
         train_size: keep only this many of the remaining reviews (``None``: all of them).
         seed: seed of the split.
         clean: apply :func:`clean_review` (removes ``<br />`` tags).
@@ -269,6 +275,8 @@ def load_imdb_unsup(source: str = "sample", *, validation_size: int = 500, train
     else:
         raise ValueError(f"source: {source!r} is not one of {UNSUP_SOURCES}")
     ds = ds.select_columns(["text"])
+    if validation_size is None:
+        validation_size = min(500, len(ds) // 10)
     if not isinstance(validation_size, int) or not 0 < validation_size < len(ds):
         raise ValueError(f"validation_size: expected an int in [1, {len(ds) - 1}], got {validation_size!r}")
     order = np.random.default_rng(seed).permutation(len(ds))

@@ -146,3 +146,16 @@ def test_load_imdb_unsup_bad_arguments(monkeypatch, tmp_path):
     (tmp_path / "unsupervised.parquet").write_bytes(src.read_bytes())
     monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
     assert len(data.load_imdb_unsup("hub", validation_size=10)["validation"]) == 10
+
+
+def test_wordpiece_tokenizer_ids_are_reproducible():
+    texts = list(data.load_imdb("fixture")["train"]["text"])
+    a = data.train_wordpiece_tokenizer(texts, vocab_size=300).get_vocab()
+    b = data.train_wordpiece_tokenizer(texts, vocab_size=300).get_vocab()
+    assert a == b, "the same texts must give the same token ids"
+    assert [a[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 1, 2, 3, 4]
+
+
+def test_load_imdb_unsup_default_validation_size():
+    d = data.load_imdb_unsup("fixture")
+    assert len(d["validation"]) == 30 and len(d["train"]) == 270
