@@ -197,7 +197,9 @@ class OverviewProfile:
             the largest).
         test_size: test reviews (stratified).
         repeats: random subsets per training size (the curve shows their mean and spread).
-        max_length: tokens per review fed to the encoder (head truncation).
+        max_length: tokens per review fed to the encoder.
+        head_tokens: a longer review keeps its first ``head_tokens`` and its last
+            ``max_length - head_tokens`` tokens ("head + tail" truncation, Sun et al. 2019).
         batch_size: reviews per forward pass when extracting features.
     """
 
@@ -208,17 +210,18 @@ class OverviewProfile:
     test_size: int
     repeats: int
     max_length: int
+    head_tokens: int
     batch_size: int
 
 
 PRETRAINING_OVERVIEW: dict[str, OverviewProfile] = {
     "smoke": OverviewProfile(name="smoke", model="tiny-random-bert", data="fixture", train_sizes=(20, 50, 100),
-                             test_size=100, repeats=2, max_length=64, batch_size=50),
+                             test_size=100, repeats=2, max_length=64, head_tokens=16, batch_size=50),
     "cpu": OverviewProfile(name="cpu", model="minilm", data="sample", train_sizes=(50, 100, 200, 500, 1000),
-                           test_size=500, repeats=5, max_length=128, batch_size=50),
+                           test_size=500, repeats=3, max_length=128, head_tokens=32, batch_size=50),
     "gpu": OverviewProfile(name="gpu", model=MINILM_HUB_ID, data="hub",
                            train_sizes=(50, 100, 200, 500, 1000, 2000, 5000, 10000), test_size=5000, repeats=5,
-                           max_length=256, batch_size=128),
+                           max_length=256, head_tokens=64, batch_size=128),
 }
 
 
@@ -258,8 +261,8 @@ LANGUAGE_MODELS: dict[str, LanguageModelProfile] = {
                                   vocab_size=500, block_size=64, n_layer=1, n_embd=32, n_head=2, batch_size=8,
                                   max_steps=20, learning_rate=3e-3),
     "cpu": LanguageModelProfile(name="cpu", data="sample", train_reviews=None, heldout_reviews=500,
-                                vocab_size=4000, block_size=128, n_layer=2, n_embd=128, n_head=4, batch_size=32,
-                                max_steps=300, learning_rate=3e-3),
+                                vocab_size=4000, block_size=128, n_layer=2, n_embd=128, n_head=4, batch_size=8,
+                                max_steps=1000, learning_rate=3e-3),
     "gpu": LanguageModelProfile(name="gpu", data="hub", train_reviews=None, heldout_reviews=1000,
                                 vocab_size=8000, block_size=256, n_layer=6, n_embd=384, n_head=6, batch_size=64,
                                 max_steps=6000, learning_rate=1e-3),
@@ -314,9 +317,9 @@ SELF_SUPERVISED: dict[str, SelfSupervisedProfile] = {
                                    pretrain_steps=20, learning_rate=1e-3, eval_every=10, pppl_sentences=4,
                                    finetune_train=100, finetune_test=100, finetune_epochs=1, finetune_lr=1e-3),
     "cpu": SelfSupervisedProfile(name="cpu", data="sample", labelled_data="sample", vocab_size=8000,
-                                 max_length=128, hidden_size=128, num_layers=2, num_heads=4, batch_size=32,
-                                 pretrain_steps=300, learning_rate=1e-3, eval_every=100, pppl_sentences=40,
-                                 finetune_train=1000, finetune_test=1000, finetune_epochs=3, finetune_lr=5e-4),
+                                 max_length=128, hidden_size=128, num_layers=2, num_heads=4, batch_size=16,
+                                 pretrain_steps=700, learning_rate=2e-3, eval_every=175, pppl_sentences=40,
+                                 finetune_train=1000, finetune_test=1000, finetune_epochs=4, finetune_lr=1e-3),
     "gpu": SelfSupervisedProfile(name="gpu", data="hub", labelled_data="hub", vocab_size=16000, max_length=256,
                                  hidden_size=256, num_layers=4, num_heads=4, batch_size=128, pretrain_steps=10000,
                                  learning_rate=5e-4, eval_every=1000, pppl_sentences=200, finetune_train=2000,

@@ -269,14 +269,19 @@ def test_causal_labels_and_shift_match_gpt2_loss():
     logits, targets = masking.shift_for_next_token(out.logits, labels)
     ours = torch.nn.functional.cross_entropy(logits.reshape(-1, 50), targets.reshape(-1), ignore_index=-100)
     assert torch.allclose(ours, out.loss, atol=1e-6)
-    # the same labels as transformers' collator with mlm=False when the pad id is not a real token
     with pytest.raises(ValueError, match="attention_mask"):
         masking.causal_lm_labels(ids, attention[:, :5])
     with pytest.raises(ValueError, match="labels"):
         masking.shift_for_next_token(out.logits[:, :1], labels[:, :1])
 
 
-def test_causal_labels_keep_real_end_of_text_that_shares_the_pad_id(bert_tokenizer):
+def test_causal_labels_match_transformers_collator_without_mlm(bert_tokenizer):
+    examples = [{"input_ids": bert_tokenizer(t)["input_ids"]} for t in ["A short one.", "A somewhat longer sentence here."]]
+    hf = DataCollatorForLanguageModeling(bert_tokenizer, mlm=False)(examples)
+    assert torch.equal(masking.causal_lm_labels(hf["input_ids"], hf["attention_mask"]), hf["labels"])
+
+
+def test_causal_labels_keep_real_end_of_text_that_shares_the_pad_id():
     ids = torch.tensor([[7, 8, 0], [7, 0, 0]])  # id 0 is a real end-of-text in row 0, padding in row 1
     attention = torch.tensor([[1, 1, 1], [1, 1, 0]])
     assert masking.causal_lm_labels(ids, attention).tolist() == [[7, 8, 0], [7, 0, -100]]
