@@ -166,3 +166,10 @@ def test_check_mlm_masking_accepts_the_package_and_catches_mistakes():
 
 def _todo5(a, b, c, d, e):
     raise NotImplementedError
+def test_feedback_is_displayed_once_in_ipython(capsys):
+    fb = exercises.check_value(1, 1, "x")
+    fb._ipython_display_()  # what IPython calls when the check is a cell's last line
+    assert capsys.readouterr().out.count("x: correct") == 1
+    quiet = exercises.check_value(1, 2, "y", show=False)
+    quiet._ipython_display_()
+    assert capsys.readouterr().out.count("y: got 1") == 1
