@@ -289,9 +289,7 @@ def check_perplexity(fn: Callable, show: bool = True) -> Feedback:
             else:
                 fb = Feedback(True, f"{name}: correct (field case {got:.4f}; a uniform model over 50 tokens has "
                                     f"perplexity {uniform:.4g})")
-    if show:
-        print(repr(fb))
-    return fb
+    return fb.show() if show else fb
 
 
 def check_mlm_masking(fn: Callable, show: bool = True, *, n: int = 256, seq_len: int = 64) -> Feedback:
@@ -317,9 +315,7 @@ def check_mlm_masking(fn: Callable, show: bool = True, *, n: int = 256, seq_len:
 
     def result(ok, message):
         fb = Feedback(ok, f"{name}: {message}")
-        if show:
-            print(repr(fb))
-        return fb
+        return fb.show() if show else fb
 
     try:
         out = fn(ids.clone(), special.clone(), mask_id, vocab, torch.Generator().manual_seed(1))
