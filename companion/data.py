@@ -269,6 +269,11 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowe
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
                                                               show_progress=False))
+    # The learned vocabulary is reproducible, but the trainer's order of the ids is not (it varies from
+    # run to run). Renumber: special tokens first, then the others sorted, so the same texts always
+    # give the same token ids (and notebooks that train a tokenizer give the same outputs).
+    learned = [t for t in tok.get_vocab() if t not in specials]
+    tok.model = models.WordPiece(vocab={t: i for i, t in enumerate(specials + sorted(learned))}, unk_token="[UNK]")
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -276,3 +281,62 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowe
     )
     tok.decoder = decoders.WordPiece()
     return BertTokenizerFast(tokenizer_object=tok, model_max_length=512)
+
+
+# ---------------------------------------------------------------------------- unlabelled IMDb (chapter 2)
+UNSUP_SOURCES = ("fixture", "sample", "hub")
+
+
+def load_imdb_unsup(source: str = "sample", *, validation_size: int | None = None, train_size: int | None = None,
+                    seed: int = 0, clean: bool = True) -> DatasetDict:
+    """Unlabelled IMDb reviews for pre-training: a :class:`datasets.DatasetDict` with ``train`` and
+    ``validation`` splits and one column, ``text``.
+
+    The reviews come from the 50,000-review ``unsupervised`` split of the Large Movie Review Dataset
+    (Maas et al., ACL 2011); they have no sentiment label. Sources:
+
+    * ``"fixture"`` -- 300 reviews committed in the package (smoke profile);
+    * ``"sample"`` -- 5,000 reviews committed in the package, a seeded random draw made by
+      ``scripts/make_samples.py`` (cpu profile; about 1.1M words);
+    * ``"hub"`` -- all 50,000: ``$COMPANION_DATA_DIR/unsupervised.parquet`` if that variable is set,
+      else the ``unsupervised`` split of the hub dataset ``stanfordnlp/imdb`` (gpu profile).
+
+    Args:
+        source: one of :data:`UNSUP_SOURCES`.
+        validation_size: reviews held out (seeded random choice) to measure held-out loss/perplexity;
+            ``None``: 10% of the reviews, at most 500.
+        train_size: keep only this many of the remaining reviews (``None``: all of them).
+        seed: seed of the split.
+        clean: apply :func:`clean_review` (removes ``<br />`` tags).
+
+    Raises:
+        ValueError: for an unknown ``source``, or sizes that do not fit the data.
+
+    Book section: chapter 2, "The data".
+    """
+    if source in ("fixture", "sample"):
+        ds = load_dataset("parquet", data_files=str(packaged_data_dir() / "imdb" / "unsup" / f"{source}.parquet"),
+                          split="train")
+    elif source == "hub":
+        local = os.environ.get(DATA_DIR_ENV)
+        if local:
+            ds = load_dataset("parquet", data_files=str(Path(local) / "unsupervised.parquet"), split="train")
+        else:
+            ds = load_dataset(IMDB_HUB_ID, split="unsupervised")
+    else:
+        raise ValueError(f"source: {source!r} is not one of {UNSUP_SOURCES}")
+    ds = ds.select_columns(["text"])
+    if validation_size is None:
+        validation_size = min(500, len(ds) // 10)
+    if not isinstance(validation_size, int) or not 0 < validation_size < len(ds):
+        raise ValueError(f"validation_size: expected an int in [1, {len(ds) - 1}], got {validation_size!r}")
+    order = np.random.default_rng(seed).permutation(len(ds))
+    held, rest = order[:validation_size], order[validation_size:]
+    if train_size is not None:
+        if not isinstance(train_size, int) or not 0 < train_size <= len(rest):
+            raise ValueError(f"train_size: expected an int in [1, {len(rest)}], got {train_size!r}")
+        rest = rest[:train_size]
+    out = DatasetDict({"train": ds.select(sorted(rest.tolist())), "validation": ds.select(sorted(held.tolist()))})
+    if clean:
+        out = out.map(lambda b: {"text": [clean_review(t) for t in b["text"]]}, batched=True)
+    return out

@@ -349,3 +349,131 @@ def check_distillation_loss(fn: Callable, show: bool = True) -> Feedback:
     hints[2] = "average the KL over the batch (sum over classes, mean over examples: reduction='batchmean')"
     return check_function(lambda s, t, T: float(fn(s, t, T)), cases, name="distillation_loss", hints=hints,
                           show=show, rel_tol=1e-5, abs_tol=1e-7)
+
+
+# ---------------------------------------------------------------------------- chapters 1-2: pre-training
+def check_mean_pooling(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(hidden, attention_mask) -> (batch, hidden_size)``: the mean of the token vectors of
+    each sequence over its *real* tokens (``attention_mask == 1``), padding excluded (chapter 1)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    hidden = torch.randn(3, 5, 4, generator=g)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])
+    expected = torch.stack([hidden[i, : int(mask[i].sum())].mean(0) for i in range(3)])
+    cases = [((hidden[:1], mask[:1]), expected[:1].numpy()), ((hidden, mask), expected.numpy())]
+    hints = [None, "average only the real tokens: sum(hidden * mask) / mask.sum(), per sequence; "
+                   "padded positions must not pull the mean towards their (arbitrary) vectors"]
+    return check_function(lambda h, m: np.asarray(_to_numpy(fn(h, m)), dtype=float), cases,
+                          name=getattr(fn, "__name__", "mean_pooling"), hints=hints, rel_tol=1e-5, abs_tol=1e-6,
+                          show=show)
+
+
+def _to_numpy(x):
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
+
+
+def check_perplexity(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(token_losses, mask) -> float``: perplexity from a padded batch of per-token
+    losses (nats) and a 0/1 mask of real tokens (chapter 2.1). Recognises the usual wrong
+    aggregations and says which one was made."""
+    a, b = [0.1, 0.2, 0.1], [0.3, 0.5, 0.1, 0.4, 0.2]
+    losses = [a + [0.0, 0.0], b]
+    mask = [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    expected = math.exp((sum(a) + sum(b)) / 8)  # 1.2681
+    name = getattr(fn, "__name__", "perplexity")
+    known = {
+        round(float(np.mean([math.exp(np.mean(a)), math.exp(np.mean(b))])), 4):
+            "you averaged per-sequence (or per-batch) perplexities; sum the losses first, then exponentiate once",
+        round(math.exp(np.mean([np.mean(a), np.mean(b)])), 4):
+            "you averaged per-sequence mean losses; a long sequence must weigh more: divide the total loss by the total token count",
+        round(math.exp(sum(a + b) / 10), 4):
+            "padding was counted as tokens; divide by the number of real tokens (mask == 1)",
+        round(2 ** ((sum(a) + sum(b)) / 8), 4):
+            "the losses are natural logs (nats): use exp, not 2**; the base of the log and of the power must match",
+    }
+    try:
+        got = fn(losses, mask)
+        uniform = fn([[math.log(50)] * 4, [math.log(50)] * 2 + [0.0, 0.0]], [[1] * 4, [1, 1, 0, 0]])
+    except NotImplementedError:
+        fb = Feedback(False, f"{name}: not implemented yet")
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the notebook
+        fb = Feedback(False, f"{name} raised {type(exc).__name__}: {exc}")
+    else:
+        try:
+            got, uniform = float(got), float(uniform)
+        except (TypeError, ValueError):
+            fb = Feedback(False, f"{name}: expected a number, got {_short(got)}")
+        else:
+            if not math.isclose(got, expected, rel_tol=1e-4):
+                hint = known.get(round(got, 4))
+                fb = Feedback(False, f"{name}: got {got:.4f}, expected {expected:.4f}" + (f". Hint: {hint}" if hint else ""))
+            elif not math.isclose(uniform, 50, rel_tol=1e-4):
+                fb = Feedback(False, f"{name}: the field case is right, but a uniform model over 50 tokens gave "
+                                     f"{uniform:.4g} instead of 50")
+            else:
+                fb = Feedback(True, f"{name}: correct (field case {got:.4f}; a uniform model over 50 tokens has "
+                                    f"perplexity {uniform:.4g})")
+    return fb.show() if show else fb
+
+
+def check_mlm_masking(fn: Callable, show: bool = True, *, n: int = 256, seq_len: int = 64) -> Feedback:
+    """Check a reader's BERT masking ``fn(input_ids, special_tokens_mask, mask_token_id, vocab_size,
+    generator) -> (inputs, labels)`` on a batch of ``n`` random sequences with padding (chapter 2.2).
+
+    Checks, with tolerances for randomness: about 15% of the maskable tokens are selected; of
+    those about 80% become ``[MASK]``, 10% a random token and 10% stay unchanged; special tokens
+    and padding are never selected nor changed; labels are ``-100`` except at selected positions,
+    where they hold the original token; unselected tokens are unchanged; shapes and dtype."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    vocab, mask_id = 1000, 4
+    ids = torch.randint(5, vocab, (n, seq_len), generator=g)
+    ids[:, 0], ids[:, -1] = 2, 3
+    lengths = torch.randint(seq_len // 2, seq_len + 1, (n,), generator=g)
+    for i, length in enumerate(lengths.tolist()):
+        if length < seq_len:
+            ids[i, length - 1], ids[i, length:] = 3, 0
+    special = torch.isin(ids, torch.tensor([0, 1, 2, 3, 4]))
+    name = getattr(fn, "__name__", "mask_tokens")
+
+    def result(ok, message):
+        fb = Feedback(ok, f"{name}: {message}")
+        return fb.show() if show else fb
+
+    try:
+        out = fn(ids.clone(), special.clone(), mask_id, vocab, torch.Generator().manual_seed(1))
+    except NotImplementedError:
+        return result(False, "not implemented yet")
+    except Exception as exc:  # noqa: BLE001
+        return result(False, f"raised {type(exc).__name__}: {exc}")
+    if not (isinstance(out, tuple) and len(out) == 2):
+        return result(False, "return a pair (inputs, labels)")
+    inputs, labels = (torch.as_tensor(x) for x in out)
+    if inputs.shape != ids.shape or labels.shape != ids.shape:
+        return result(False, f"inputs and labels must have the shape of input_ids {tuple(ids.shape)}, got "
+                             f"{tuple(inputs.shape)} and {tuple(labels.shape)}")
+    if labels.dtype != torch.long or inputs.dtype != torch.long:
+        return result(False, "inputs and labels must be long (int64) tensors")
+    selected = labels != -100
+    if selected[special].any() or not torch.equal(inputs[special], ids[special]):
+        return result(False, "a special token or padding was selected or changed; they must never be")
+    if not torch.equal(labels[selected], ids[selected]):
+        return result(False, "labels at selected positions must be the ORIGINAL token ids (the targets), "
+                             "not the corrupted ones")
+    if not torch.equal(inputs[~selected], ids[~selected]):
+        return result(False, "a position with label -100 was changed; only selected positions may change")
+    rate = selected.sum().item() / (~special).sum().item()
+    if abs(rate - 0.15) > 0.02:
+        return result(False, f"{rate:.1%} of the maskable tokens were selected; expected about 15%")
+    chosen_in, chosen_orig = inputs[selected], ids[selected]
+    share_mask = (chosen_in == mask_id).float().mean().item()
+    share_same = (chosen_in == chosen_orig).float().mean().item()
+    share_random = 1 - share_mask - share_same
+    if abs(share_mask - 0.8) > 0.03 or abs(share_random - 0.1) > 0.03 or abs(share_same - 0.1) > 0.03:
+        return result(False, f"of the selected tokens {share_mask:.0%} became [MASK], {share_random:.0%} random, "
+                             f"{share_same:.0%} unchanged; expected 80/10/10. Every selected token keeps its label, "
+                             "including the unchanged ones")
+    return result(True, f"correct: {rate:.1%} selected; {share_mask:.0%} [MASK], {share_random:.0%} random, "
+                        f"{share_same:.0%} unchanged; special tokens and padding untouched")

@@ -122,3 +122,179 @@ def compute_metrics(eval_pred) -> dict[str, float]:
                          f"{logits.shape[1]} classes")
     preds = logits.argmax(axis=-1)
     return {"accuracy": accuracy(labels, preds), "macro_f1": macro_f1(labels, preds)}
+
+
+# ---------------------------------------------------------------------------- language models (chapter 2)
+IGNORE_INDEX = -100
+
+
+def _nll_values(token_nll, labels, ignore_index: int) -> np.ndarray:
+    """Flatten per-token losses to the 1-D array of the tokens that count."""
+    try:  # torch tensors (also on GPU) -> numpy
+        import torch
+
+        if isinstance(token_nll, torch.Tensor):
+            token_nll = token_nll.detach().float().cpu().numpy()
+        if isinstance(labels, torch.Tensor):
+            labels = labels.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    if labels is not None:
+        values, lab = np.asarray(token_nll, dtype=float), np.asarray(labels)
+        if values.shape != lab.shape:
+            raise ValueError(f"labels: shape {lab.shape} does not match token_nll {values.shape}")
+        values = values[lab != ignore_index]
+    elif isinstance(token_nll, np.ndarray) or np.isscalar(token_nll):
+        values = np.asarray(token_nll, dtype=float).ravel()
+    else:  # a list: flat, or ragged (one sequence of real tokens each)
+        items = list(token_nll)
+        if items and all(np.ndim(x) == 1 for x in items):
+            values = np.concatenate([np.asarray(x, dtype=float) for x in items])
+        else:
+            values = np.asarray(items, dtype=float).ravel()
+    if values.size == 0:
+        raise ValueError("token_nll: no tokens to score (every label is ignored, or the input is empty)")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError("token_nll: expected finite, non-negative per-token losses (negative log-probabilities, nats)")
+    return values
+
+
+def perplexity(token_nll, labels=None, *, ignore_index: int = IGNORE_INDEX) -> float:
+    """Perplexity = exp(total negative log-likelihood / number of real tokens).
+
+    Aggregate *before* exponentiating: sum the per-token losses over every sequence and batch and
+    divide by the number of real tokens. The mean of per-batch perplexities, the mean of
+    per-sequence mean losses, or a mean that counts padding are all different (and wrong) numbers.
+    A model that spreads its probability uniformly over ``V`` tokens has perplexity exactly ``V``.
+    Perplexity is defined for models that assign a probability to a sequence (causal LMs, n-grams);
+    for masked LMs see :func:`pseudo_perplexity`.
+
+    Args:
+        token_nll: per-token negative log-likelihoods, natural log (nats), one of: a flat sequence;
+            a list of 1-D sequences (ragged, real tokens only); or a padded ``(batch, seq_len)``
+            array/tensor together with ``labels``.
+        labels: same shape as a padded ``token_nll``; positions equal to ``ignore_index`` (padding,
+            prompt tokens) are excluded. Without ``labels`` every value counts.
+        ignore_index: the label that marks excluded positions (Hugging Face: -100).
+
+    Returns:
+        Perplexity, a float >= 1.
+
+    Raises:
+        ValueError: if there is no token to score, a loss is negative or not finite, or ``labels``
+            does not match ``token_nll`` in shape.
+
+    Book section: 2.1, "Cross-entropy and perplexity" (Jurafsky & Martin, ch. 3).
+    """
+    values = _nll_values(token_nll, labels, ignore_index)
+    return float(np.exp(values.sum() / values.size))
+
+
+def perplexity_from_sum(nll_sum: float, n_tokens: int) -> float:
+    """``exp(nll_sum / n_tokens)``: perplexity from a running total of token losses (nats) and tokens.
+
+    Accumulate ``nll_sum += loss_per_token.sum()`` and ``n_tokens += number of real tokens`` over
+    batches, then call this once.
+
+    Raises:
+        ValueError: if ``n_tokens`` is not a positive int or ``nll_sum`` is negative or not finite.
+    """
+    if isinstance(n_tokens, bool) or not isinstance(n_tokens, (int, np.integer)) or n_tokens <= 0:
+        raise ValueError(f"n_tokens: expected a positive int, got {n_tokens!r}")
+    nll_sum = float(nll_sum)
+    if not np.isfinite(nll_sum) or nll_sum < 0:
+        raise ValueError(f"nll_sum: expected a finite, non-negative total loss in nats, got {nll_sum!r}")
+    return float(np.exp(nll_sum / n_tokens))
+
+
+def token_nll(logits, labels, *, shift: bool = False, ignore_index: int = IGNORE_INDEX):
+    """Per-token negative log-likelihood (nats) of the labels under the logits.
+
+    Args:
+        logits: ``(batch, seq_len, vocab)`` float tensor.
+        labels: ``(batch, seq_len)`` long tensor; ``ignore_index`` marks positions without a target.
+        shift: ``True`` for causal LMs whose labels are the inputs (score ``logits[:, t]`` against
+            ``labels[:, t + 1]``, as Hugging Face causal LMs do internally).
+        ignore_index: label of positions to skip.
+
+    Returns:
+        ``(nll, labels)``: float tensor of per-token losses (0 at ignored positions) and the labels
+        they belong to, both ``(batch, seq_len)`` (``seq_len - 1`` when ``shift``). Pass both to
+        :func:`perplexity`.
+
+    Raises:
+        ValueError: if the shapes do not fit together.
+    """
+    import torch.nn.functional as F
+
+    if logits.ndim != 3 or labels.ndim != 2 or logits.shape[:2] != labels.shape:
+        raise ValueError(f"logits: expected (batch, seq_len, vocab) matching labels (batch, seq_len), got "
+                         f"{tuple(logits.shape)} and {tuple(labels.shape)}")
+    if shift:
+        logits, labels = logits[:, :-1], labels[:, 1:]
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                          ignore_index=ignore_index, reduction="none")
+    return nll.reshape(labels.shape), labels
+
+
+def pseudo_perplexity(model, input_ids, special_tokens_mask, *, mask_token_id: int, attention_mask=None,
+                      batch_size: int = 64, return_token_nll: bool = False):
+    """Pseudo-perplexity of a masked LM (Salazar, Liang, Nguyen & Kirchhoff, ACL 2020).
+
+    Each maskable token is replaced by ``[MASK]``, *one at a time*, and the model scores the true
+    token from the rest of the sentence; ``PPPL = exp(-(sum of these log-probabilities) / N)``.
+    It needs one forward pass per token, and is not comparable with the perplexity of a causal LM:
+    each token is predicted from both sides.
+
+    Args:
+        model: a masked LM (e.g. ``BertForMaskedLM``) returning ``.logits`` of shape
+            ``(batch, seq_len, vocab)``; it is put in eval mode.
+        input_ids: ``(n, seq_len)`` long tensor (padding allowed).
+        special_tokens_mask: same shape, true for special tokens and padding (never scored).
+        mask_token_id: the ``[MASK]`` id.
+        attention_mask: same shape, 0 on padding; ``None``: 0 where ``input_ids`` equals the model's
+            ``config.pad_token_id`` and the token is special, 1 elsewhere.
+        batch_size: masked copies per forward pass.
+        return_token_nll: also return the 1-D tensor of per-token losses.
+
+    Returns:
+        The pseudo-perplexity (float), or ``(pppl, token_nll)``.
+
+    Raises:
+        ValueError: if the shapes differ or no token is maskable.
+
+    Book section: 2.2, "Pseudo-perplexity".
+    """
+    import torch
+
+    ids = torch.as_tensor(input_ids).long()
+    special = torch.as_tensor(special_tokens_mask).bool()
+    if ids.ndim != 2 or special.shape != ids.shape:
+        raise ValueError(f"special_tokens_mask: expected the shape of input_ids (n, seq_len), got "
+                         f"{tuple(special.shape)} and {tuple(ids.shape)}")
+    rows, cols = torch.nonzero(~special, as_tuple=True)
+    if rows.numel() == 0:
+        raise ValueError("special_tokens_mask: every token is special; nothing to score")
+    if attention_mask is not None:
+        attention = torch.as_tensor(attention_mask).long()
+        if attention.shape != ids.shape:
+            raise ValueError(f"attention_mask: shape {tuple(attention.shape)} does not match input_ids {tuple(ids.shape)}")
+    else:
+        pad_token_id = getattr(getattr(model, "config", None), "pad_token_id", None)
+        attention = torch.ones_like(ids)
+        if pad_token_id is not None:
+            attention = ((ids != pad_token_id) | ~special).long()
+    model.eval()
+    device = next(model.parameters()).device
+    losses = []
+    with torch.inference_mode():
+        for start in range(0, rows.numel(), batch_size):
+            r, c = rows[start:start + batch_size], cols[start:start + batch_size]
+            batch = ids[r].clone()
+            batch[torch.arange(len(r)), c] = mask_token_id
+            logits = model(input_ids=batch.to(device), attention_mask=attention[r].to(device)).logits
+            logp = torch.log_softmax(logits[torch.arange(len(r)), c.to(device)].float(), dim=-1)
+            losses.append(-logp.gather(1, ids[r, c].to(device)[:, None]).squeeze(1).cpu())
+    nll = torch.cat(losses)
+    pppl = float(torch.exp(nll.mean()))
+    return (pppl, nll) if return_token_nll else pppl

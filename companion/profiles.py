@@ -400,3 +400,152 @@ COMPRESSION_ENSEMBLES: dict[str, StrategiesProfile] = {
 }
 
 __all__ += ["StrategiesProfile", "AUGMENTATION_SCHEDULES", "COMPRESSION_ENSEMBLES"]
+
+
+# ---------------------------------------------------------------------------- Part I: chapters 1-2
+@dataclass(frozen=True)
+class OverviewProfile:
+    """Sizes for chapter 1 (what pre-training buys: frozen features + logistic regression).
+
+    Attributes:
+        name: profile name.
+        model: the pretrained encoder whose frozen, mean-pooled features we test (``"minilm"``, a hub
+            id, or ``"tiny-random-bert"`` in smoke, where no pretrained weights exist); the same
+            architecture with random weights is the control.
+        data: IMDb source for :func:`companion.data.load_imdb` (``fixture``/``sample``/``hub``).
+        train_sizes: labelled training examples for the learning curve (stratified subsets of
+            the largest).
+        test_size: test reviews (stratified).
+        repeats: random subsets per training size (the curve shows their mean and spread).
+        max_length: tokens per review fed to the encoder.
+        head_tokens: a longer review keeps its first ``head_tokens`` and its last
+            ``max_length - head_tokens`` tokens ("head + tail" truncation, Sun et al. 2019).
+        batch_size: reviews per forward pass when extracting features.
+    """
+
+    name: str
+    model: str
+    data: str
+    train_sizes: tuple[int, ...]
+    test_size: int
+    repeats: int
+    max_length: int
+    head_tokens: int
+    batch_size: int
+
+
+PRETRAINING_OVERVIEW: dict[str, OverviewProfile] = {
+    "smoke": OverviewProfile(name="smoke", model="tiny-random-bert", data="fixture", train_sizes=(20, 50, 100),
+                             test_size=100, repeats=2, max_length=64, head_tokens=16, batch_size=50),
+    "cpu": OverviewProfile(name="cpu", model="minilm", data="sample", train_sizes=(50, 100, 200, 500, 1000),
+                           test_size=500, repeats=3, max_length=128, head_tokens=32, batch_size=50),
+    "gpu": OverviewProfile(name="gpu", model=MINILM_HUB_ID, data="hub",
+                           train_sizes=(50, 100, 200, 500, 1000, 2000, 5000, 10000), test_size=5000, repeats=5,
+                           max_length=256, head_tokens=64, batch_size=128),
+}
+
+
+@dataclass(frozen=True)
+class LanguageModelProfile:
+    """Sizes for chapter 2.1 (n-gram language models and a small GPT trained from scratch).
+
+    Attributes:
+        name: profile name.
+        data: unlabelled IMDb source for :func:`companion.data.load_imdb_unsup`.
+        train_reviews: reviews to train on (``None``: all but the held-out ones).
+        heldout_reviews: reviews held out; half tune the n-gram smoothing (dev), half are the test.
+        vocab_size: size of the WordPiece vocabulary shared by every model.
+        block_size: tokens per training sequence; held-out reviews are cut to this length.
+        n_layer, n_embd, n_head: the GPT-2-style decoder (layers, hidden size, attention heads).
+        batch_size: sequences per optimiser step.
+        max_steps: optimiser steps (AdamW, linear warm-up then linear decay).
+        learning_rate: peak learning rate.
+    """
+
+    name: str
+    data: str
+    train_reviews: int | None
+    heldout_reviews: int
+    vocab_size: int
+    block_size: int
+    n_layer: int
+    n_embd: int
+    n_head: int
+    batch_size: int
+    max_steps: int
+    learning_rate: float
+
+
+LANGUAGE_MODELS: dict[str, LanguageModelProfile] = {
+    "smoke": LanguageModelProfile(name="smoke", data="fixture", train_reviews=None, heldout_reviews=60,
+                                  vocab_size=500, block_size=64, n_layer=1, n_embd=32, n_head=2, batch_size=8,
+                                  max_steps=20, learning_rate=3e-3),
+    "cpu": LanguageModelProfile(name="cpu", data="sample", train_reviews=None, heldout_reviews=500,
+                                vocab_size=4000, block_size=128, n_layer=2, n_embd=128, n_head=4, batch_size=8,
+                                max_steps=1000, learning_rate=3e-3),
+    "gpu": LanguageModelProfile(name="gpu", data="hub", train_reviews=None, heldout_reviews=1000,
+                                vocab_size=8000, block_size=256, n_layer=6, n_embd=384, n_head=6, batch_size=64,
+                                max_steps=6000, learning_rate=1e-3),
+}
+
+
+@dataclass(frozen=True)
+class SelfSupervisedProfile:
+    """Sizes for chapter 2.2 (masking strategies; pre-training a small BERT with MLM; fine-tuning it).
+
+    Attributes:
+        name: profile name.
+        data: unlabelled IMDb source for :func:`companion.data.load_imdb_unsup` (pre-training text).
+        labelled_data: labelled IMDb source for :func:`companion.data.load_imdb` (fine-tuning).
+        vocab_size: WordPiece vocabulary trained on the pre-training text.
+        max_length: tokens per sequence (pre-training and fine-tuning).
+        hidden_size, num_layers, num_heads: the small BERT (feed-forward size 4 x hidden).
+        batch_size: sequences per pre-training step.
+        pretrain_steps: MLM optimiser steps.
+        learning_rate: peak MLM learning rate (AdamW, warm-up then linear decay).
+        eval_every: steps between held-out MLM-loss evaluations.
+        pppl_sentences: held-out sequences scored by pseudo-perplexity (one forward pass per token).
+        finetune_train, finetune_test: labelled reviews to fine-tune on and to test on.
+        finetune_epochs, finetune_lr: fine-tuning schedule, the same for both initialisations.
+        reference_model: a full-size masked LM for a fill-mask comparison (``None``: skip; ``gpu``
+            uses ``bert-base-uncased`` from the hub).
+    """
+
+    name: str
+    data: str
+    labelled_data: str
+    vocab_size: int
+    max_length: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    batch_size: int
+    pretrain_steps: int
+    learning_rate: float
+    eval_every: int
+    pppl_sentences: int
+    finetune_train: int
+    finetune_test: int
+    finetune_epochs: int
+    finetune_lr: float
+    reference_model: str | None = None
+
+
+SELF_SUPERVISED: dict[str, SelfSupervisedProfile] = {
+    "smoke": SelfSupervisedProfile(name="smoke", data="fixture", labelled_data="fixture", vocab_size=500,
+                                   max_length=64, hidden_size=32, num_layers=1, num_heads=2, batch_size=8,
+                                   pretrain_steps=20, learning_rate=1e-3, eval_every=10, pppl_sentences=4,
+                                   finetune_train=100, finetune_test=100, finetune_epochs=1, finetune_lr=1e-3),
+    "cpu": SelfSupervisedProfile(name="cpu", data="sample", labelled_data="sample", vocab_size=8000,
+                                 max_length=128, hidden_size=128, num_layers=2, num_heads=4, batch_size=16,
+                                 pretrain_steps=700, learning_rate=2e-3, eval_every=175, pppl_sentences=40,
+                                 finetune_train=1000, finetune_test=1000, finetune_epochs=4, finetune_lr=1e-3),
+    "gpu": SelfSupervisedProfile(name="gpu", data="hub", labelled_data="hub", vocab_size=16000, max_length=256,
+                                 hidden_size=256, num_layers=4, num_heads=4, batch_size=128, pretrain_steps=10000,
+                                 learning_rate=5e-4, eval_every=1000, pppl_sentences=200, finetune_train=2000,
+                                 finetune_test=5000, finetune_epochs=3, finetune_lr=2e-4,
+                                 reference_model="bert-base-uncased"),
+}
+
+__all__ += ["OverviewProfile", "PRETRAINING_OVERVIEW", "LanguageModelProfile", "LANGUAGE_MODELS",
+            "SelfSupervisedProfile", "SELF_SUPERVISED"]

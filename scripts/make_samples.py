@@ -1,7 +1,8 @@
 """Make the small, committed data samples the book runs on offline.
 
 Reads the full datasets from a local directory (default ``../shared/data``, or ``--data-dir``) and
-writes stratified, seeded samples under ``companion/_data/``. Run it once; the outputs are
+writes stratified, seeded samples under ``companion/_data/`` (labelled reviews in ``imdb/sample`` and
+``imdb/fixture``; unlabelled reviews from IMDb's ``unsupervised`` split in ``imdb/unsup``). Run it once; the outputs are
 committed so that a fresh clone works without the full data::
 
     python scripts/make_samples.py --data-dir ../shared/data
@@ -185,6 +186,23 @@ def make_tatoeba(data_dir: Path, max_pairs: int = TATOEBA_MAX_PAIRS, seed: int =
     return path
 
 
+def make_imdb_unsup(data_dir: Path) -> None:
+    """Unlabelled IMDb reviews for the pre-training chapter (2): language models and MLM pre-training.
+
+    The 50,000 ``unsupervised`` reviews of the Large Movie Review Dataset carry no label (``label`` = -1);
+    a seeded random draw of 5,000 is the ``cpu`` sample (about 1.1M words), 300 of those the fixture.
+    """
+    unsup = pd.read_parquet(data_dir / "imdb" / "unsupervised.parquet")[["text", "review_id"]]
+    sample = unsup.sample(5000, random_state=SEED).reset_index(drop=True)
+    fixture = sample.sample(300, random_state=SEED).reset_index(drop=True)
+    for name, df in (("sample", sample), ("fixture", fixture)):
+        path = OUT / "imdb" / "unsup" / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(path, index=False, compression="zstd")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        print(f"{path.relative_to(ROOT)}: {len(df)} unlabelled reviews, sha256 {digest}...")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
@@ -195,6 +213,9 @@ def main() -> None:
         raise SystemExit(f"--data-dir: {args.data_dir} has no tatoeba-cmn-eng/cmn.txt")
     make_imdb(args.data_dir)
     make_tatoeba(args.data_dir)
+
+
+    make_imdb_unsup(args.data_dir)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,48 @@ def test_validation_is_held_out_when_source_has_none(tmp_path):
     ds = data.load_imdb(str(tmp_path))
     assert len(ds["validation"]) == 20 and len(ds["train"]) == 180
     assert not set(list(ds["train"]["text"])) & set(list(ds["validation"]["text"]))
+
+
+# ---------------------------------------------------------------------------- unlabelled IMDb (chapter 2)
+def test_load_imdb_unsup_splits_are_disjoint_and_seeded():
+    d = data.load_imdb_unsup("fixture", validation_size=50)
+    assert len(d["train"]) == 250 and len(d["validation"]) == 50 and d["train"].column_names == ["text"]
+    train, held = set(d["train"]["text"]), set(d["validation"]["text"])
+    assert not train & held
+    assert all("<br" not in t for t in d["train"]["text"])
+    again = data.load_imdb_unsup("fixture", validation_size=50)
+    assert list(again["validation"]["text"]) == list(d["validation"]["text"])
+    other = data.load_imdb_unsup("fixture", validation_size=50, seed=1)
+    assert list(other["validation"]["text"]) != list(d["validation"]["text"])
+    assert len(data.load_imdb_unsup("fixture", validation_size=50, train_size=20)["train"]) == 20
+
+
+def test_load_imdb_unsup_sample_size():
+    d = data.load_imdb_unsup("sample")
+    assert len(d["train"]) + len(d["validation"]) == 5000
+
+
+def test_load_imdb_unsup_bad_arguments(monkeypatch, tmp_path):
+    with pytest.raises(ValueError, match="source"):
+        data.load_imdb_unsup("nowhere")
+    with pytest.raises(ValueError, match="validation_size"):
+        data.load_imdb_unsup("fixture", validation_size=300)
+    with pytest.raises(ValueError, match="train_size"):
+        data.load_imdb_unsup("fixture", validation_size=50, train_size=251)
+    src = data.packaged_data_dir() / "imdb" / "unsup" / "fixture.parquet"
+    (tmp_path / "unsupervised.parquet").write_bytes(src.read_bytes())
+    monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
+    assert len(data.load_imdb_unsup("hub", validation_size=10)["validation"]) == 10
+
+
+def test_wordpiece_tokenizer_ids_are_reproducible():
+    texts = list(data.load_imdb("fixture")["train"]["text"])
+    a = data.train_wordpiece_tokenizer(texts, vocab_size=300).get_vocab()
+    b = data.train_wordpiece_tokenizer(texts, vocab_size=300).get_vocab()
+    assert a == b, "the same texts must give the same token ids"
+    assert [a[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 1, 2, 3, 4]
+
+
+def test_load_imdb_unsup_default_validation_size():
+    d = data.load_imdb_unsup("fixture")
+    assert len(d["validation"]) == 30 and len(d["train"]) == 270

@@ -119,6 +119,108 @@ def test_check_distillation_loss():
 
     assert not exercises.check_distillation_loss(reversed_kl, show=False)
 
+
+# ---------------------------------------------------------------------------- chapters 1-2
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from companion import masking  # noqa: E402
+
+
+def test_check_mean_pooling():
+    def right(h, m):
+        m = m.unsqueeze(-1).float()
+        return (h * m).sum(1) / m.sum(1)
+
+    assert exercises.check_mean_pooling(right, show=False)
+    wrong = exercises.check_mean_pooling(lambda h, m: h.mean(1), show=False)
+    assert not wrong and "real tokens" in wrong.message
+
+
+def _perplexity_variants():
+    def right(losses, mask):
+        losses, mask = np.array(losses), np.array(mask)
+        return math.exp((losses * mask).sum() / mask.sum())
+
+    def per_sequence(losses, mask):
+        losses, mask = np.array(losses), np.array(mask)
+        return float(np.mean([math.exp(l[m == 1].mean()) for l, m in zip(losses, mask)]))
+
+    def with_padding(losses, mask):
+        return math.exp(np.mean(losses))
+
+    def base_two(losses, mask):
+        losses, mask = np.array(losses), np.array(mask)
+        return 2 ** ((losses * mask).sum() / mask.sum())
+
+    return right, per_sequence, with_padding, base_two
+
+
+def test_check_perplexity_accepts_right_and_names_the_mistake():
+    right, per_sequence, with_padding, base_two = _perplexity_variants()
+    assert exercises.check_perplexity(right, show=False)
+    assert exercises.check_perplexity(lambda l, m: metrics_perplexity(l, m), show=False)
+    for fn, words in [(per_sequence, "sum the losses first"), (with_padding, "padding"), (base_two, "exp")]:
+        fb = exercises.check_perplexity(fn, show=False)
+        assert not fb and words in fb.message, fb.message
+    assert "not implemented" in exercises.check_perplexity(_todo2, show=False).message
+    assert not exercises.check_perplexity(lambda l, m: None, show=False)
+
+
+def metrics_perplexity(losses, mask):
+    from companion import metrics
+
+    labels = np.where(np.array(mask) == 1, 1, -100)
+    return metrics.perplexity(np.array(losses), labels)
+
+
+def _todo2(a, b):
+    raise NotImplementedError
+
+
+def _package_masking(ids, special, mask_id, vocab, generator):
+    return masking.mlm_mask(ids, mask_token_id=mask_id, vocab_size=vocab, special_tokens_mask=special,
+                            generator=generator)
+
+
+def test_check_mlm_masking_accepts_the_package_and_catches_mistakes():
+    assert exercises.check_mlm_masking(_package_masking, show=False)
+
+    def all_mask(ids, special, mask_id, vocab, g):  # 100% [MASK], no random / unchanged
+        sel = (torch.rand(ids.shape, generator=g) < 0.15) & ~special
+        inputs = ids.clone()
+        inputs[sel] = mask_id
+        return inputs, torch.where(sel, ids, torch.full_like(ids, -100))
+
+    def masks_specials(ids, special, mask_id, vocab, g):
+        return masking.mlm_mask(ids, mask_token_id=mask_id, vocab_size=vocab, special_ids=[], generator=g)
+
+    def corrupted_labels(ids, special, mask_id, vocab, g):
+        inputs, labels = _package_masking(ids, special, mask_id, vocab, g)
+        return inputs, torch.where(labels != -100, inputs, labels)
+
+    def unchanged_unlabelled(ids, special, mask_id, vocab, g):  # the 10% "unchanged" get no label
+        inputs, labels = _package_masking(ids, special, mask_id, vocab, g)
+        labels[inputs == ids] = -100
+        return inputs, labels
+
+    def rate_30(ids, special, mask_id, vocab, g):
+        return masking.mlm_mask(ids, mask_token_id=mask_id, vocab_size=vocab, special_tokens_mask=special,
+                                mlm_probability=0.3, generator=g)
+
+    expected = {all_mask: "80/10/10", masks_specials: "special", corrupted_labels: "ORIGINAL",
+                unchanged_unlabelled: "80/10/10", rate_30: "expected about 15%"}
+    for fn, words in expected.items():
+        fb = exercises.check_mlm_masking(fn, show=False)
+        assert not fb and words in fb.message, (fn.__name__, fb.message)
+    assert "not implemented" in exercises.check_mlm_masking(_todo5, show=False).message
+    assert "pair" in exercises.check_mlm_masking(lambda *a: a[0], show=False).message
+
+
+def _todo5(a, b, c, d, e):
+    raise NotImplementedError
 def test_feedback_is_displayed_once_in_ipython(capsys):
     fb = exercises.check_value(1, 1, "x")
     fb._ipython_display_()  # what IPython calls when the check is a cell's last line

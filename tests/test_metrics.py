@@ -67,3 +67,103 @@ def test_explicit_labels_keep_an_absent_class():
 def test_compute_metrics_rejects_what_would_give_a_wrong_number(eval_pred, err, match):
     with pytest.raises(err, match=match):
         metrics.compute_metrics(eval_pred)
+
+
+# ---------------------------------------------------------------------------- language models (chapter 2)
+import math  # noqa: E402
+
+import torch  # noqa: E402
+from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel  # noqa: E402
+
+A = [0.1, 0.2, 0.1]
+B = [0.3, 0.5, 0.1, 0.4, 0.2]
+
+
+def test_perplexity_field_case_ragged_and_padded():
+    # total NLL 1.9 over 8 real tokens: exp(1.9 / 8) = 1.2681
+    assert metrics.perplexity([A, B]) == pytest.approx(1.2681, abs=5e-5)
+    padded = np.array([A + [0.0, 0.0], B])
+    labels = np.array([[5, 6, 7, -100, -100], [1, 2, 3, 4, 5]])
+    assert metrics.perplexity(padded, labels) == pytest.approx(1.2681, abs=5e-5)
+    assert metrics.perplexity(torch.tensor(padded), torch.tensor(labels)) == pytest.approx(1.2681, abs=5e-5)
+    assert metrics.perplexity_from_sum(sum(A) + sum(B), 8) == pytest.approx(1.2681, abs=5e-5)
+    # the classic wrong aggregations give different numbers
+    wrong = {
+        "mean of per-batch exp": np.mean([math.exp(np.mean(A)), math.exp(np.mean(B))]),
+        "exp of mean per-sequence loss": math.exp(np.mean([np.mean(A), np.mean(B)])),
+        "padding counted": math.exp(padded.sum() / padded.size),
+    }
+    assert [round(v, 4) for v in wrong.values()] == [1.2462, 1.2419, 1.2092]
+    for value in wrong.values():
+        assert abs(value - metrics.perplexity([A, B])) > 0.02
+
+
+def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
+    for V in (2, 10, 30522):
+        assert metrics.perplexity([math.log(V)] * 17) == pytest.approx(V)
+    logits = torch.zeros(2, 6, 50)  # uniform over 50 tokens
+    labels = torch.randint(0, 50, (2, 6))
+    labels[1, 4:] = -100
+    nll, lab = metrics.token_nll(logits, labels)
+    assert metrics.perplexity(nll, lab) == pytest.approx(50, rel=1e-5)
+    nll, lab = metrics.token_nll(logits, labels, shift=True)
+    assert nll.shape == (2, 5) and metrics.perplexity(nll, lab) == pytest.approx(50, rel=1e-5)
+
+
+def test_token_nll_matches_gpt2_loss():
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=40, n_embd=16, n_layer=1, n_head=2, n_positions=16,
+                                       bos_token_id=0, eos_token_id=0)).eval()
+    ids = torch.randint(0, 40, (3, 9))
+    labels = ids.clone()
+    labels[2, 6:] = -100
+    with torch.no_grad():
+        out = model(input_ids=ids, labels=labels)
+    nll, lab = metrics.token_nll(out.logits, labels, shift=True)
+    assert metrics.perplexity(nll, lab) == pytest.approx(math.exp(out.loss.item()), rel=1e-5)
+
+
+@pytest.mark.parametrize("args,name", [
+    (([],), "token_nll"), (([-0.1, 0.2],), "token_nll"), (([float("nan")],), "token_nll"),
+    ((np.zeros((2, 3)), np.zeros((2, 4))), "labels"), ((np.ones((1, 2)), np.full((1, 2), -100)), "token_nll"),
+])
+def test_perplexity_bad_input(args, name):
+    with pytest.raises(ValueError, match=name):
+        metrics.perplexity(*args)
+
+
+def test_perplexity_from_sum_bad_input():
+    with pytest.raises(ValueError, match="n_tokens"):
+        metrics.perplexity_from_sum(1.0, 0)
+    with pytest.raises(ValueError, match="nll_sum"):
+        metrics.perplexity_from_sum(-1.0, 3)
+
+
+def test_pseudo_perplexity_matches_a_brute_force_loop():
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=32, max_position_embeddings=16, pad_token_id=0)).eval()
+    ids = torch.tensor([[2, 7, 8, 9, 3, 0], [2, 10, 11, 12, 13, 3]])
+    special = torch.isin(ids, torch.tensor([0, 2, 3]))
+    attention = (ids != 0).long()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for r in range(2):
+            for c in range(6):
+                if special[r, c]:
+                    continue
+                masked = ids[r:r + 1].clone()
+                masked[0, c] = 4
+                logp = torch.log_softmax(model(input_ids=masked, attention_mask=attention[r:r + 1]).logits[0, c], -1)
+                total -= logp[ids[r, c]].item()
+                n += 1
+    expected = math.exp(total / n)
+    got, nll = metrics.pseudo_perplexity(model, ids, special, mask_token_id=4, batch_size=3, return_token_nll=True)
+    assert n == 7 and nll.shape == (7,)
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert metrics.pseudo_perplexity(model, ids, special, mask_token_id=4, attention_mask=attention) == pytest.approx(
+        expected, rel=1e-5)
+    with pytest.raises(ValueError, match="special_tokens_mask"):
+        metrics.pseudo_perplexity(model, ids, torch.ones_like(ids), mask_token_id=4)
+    with pytest.raises(ValueError, match="special_tokens_mask"):
+        metrics.pseudo_perplexity(model, ids, special[:, :3], mask_token_id=4)

@@ -76,3 +76,40 @@ def test_minilm_path_is_local_when_package_installed():
     assert (path / "config.json").exists() and (path / "model.safetensors").exists()
     assert profiles.model_location("minilm") == str(path)
     assert profiles.model_location("bert-base-uncased") == "bert-base-uncased"
+
+
+# ---------------------------------------------------------------------------- Part I: chapters 1-2
+import dataclasses  # noqa: E402
+
+
+@pytest.mark.parametrize("table", [profiles.PRETRAINING_OVERVIEW, profiles.LANGUAGE_MODELS, profiles.SELF_SUPERVISED])
+def test_part1_profiles_are_frozen_and_complete(table):
+    assert set(table) == set(profiles.PROFILE_NAMES)
+    for name, prof in table.items():
+        assert prof.name == name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            prof.name = "other"
+
+
+def test_part1_profiles_fit_their_data():
+    # committed data: fixture 200/50/100 labelled + 300 unlabelled, sample 2,000/500/1,000 + 5,000 unlabelled
+    limits = {"fixture": (200, 100, 300), "sample": (2000, 1000, 5000)}
+    for prof in profiles.PRETRAINING_OVERVIEW.values():
+        if prof.data in limits:
+            assert max(prof.train_sizes) <= limits[prof.data][0] and prof.test_size <= limits[prof.data][1]
+        assert list(prof.train_sizes) == sorted(prof.train_sizes)
+    for prof in profiles.LANGUAGE_MODELS.values():
+        if prof.data in limits:
+            assert prof.heldout_reviews < limits[prof.data][2]
+        assert prof.n_embd % prof.n_head == 0
+    for prof in profiles.SELF_SUPERVISED.values():
+        if prof.labelled_data in limits:
+            assert prof.finetune_train <= limits[prof.labelled_data][0]
+            assert prof.finetune_test <= limits[prof.labelled_data][1]
+        assert prof.hidden_size % prof.num_heads == 0
+
+
+def test_part1_cpu_profiles_use_offline_model():
+    assert profiles.PRETRAINING_OVERVIEW["cpu"].model == "minilm"
+    assert profiles.PRETRAINING_OVERVIEW["smoke"].model == "tiny-random-bert"
+    assert profiles.SELF_SUPERVISED["cpu"].reference_model is None
