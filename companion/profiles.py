@@ -211,7 +211,9 @@ class TranslationProfile:
             script; ``mt_config`` its config name.
         mt_train_size, mt_test_size: part 2 training pairs and held-out pairs.
         mt_epochs, mt_lr, mt_lora_lr, lora_r, mt_batch_size: part 2 training.
+        mt_max_length: part 2 source and target truncation, in tokens.
         precision: ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"auto"`` (see :func:`resolve_precision`).
+        save_steps: optimiser steps between checkpoints in part 2 (``None``: no checkpoints).
     """
 
     name: str
@@ -240,7 +242,9 @@ class TranslationProfile:
     mt_lora_lr: float
     lora_r: int
     mt_batch_size: int
+    mt_max_length: int = 128
     precision: str = "fp32"
+    save_steps: int | None = None
 
 
 TRANSLATION: dict[str, TranslationProfile] = {
@@ -264,6 +268,7 @@ TRANSLATION: dict[str, TranslationProfile] = {
         encoder_lr=1e-4, decoder_lr=1e-3, scratch_lr=5e-4, beams=4, eval_batch_size=250,
         mt_model="Helsinki-NLP/opus-mt-en-zh", mt_data="wmt/wmt19", mt_config="zh-en", mt_train_size=50_000,
         mt_test_size=1_000, mt_epochs=1, mt_lr=2e-5, mt_lora_lr=5e-4, lora_r=8, mt_batch_size=32, precision="auto",
+        save_steps=500,
     ),
 }
 

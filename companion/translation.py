@@ -169,8 +169,10 @@ def load_hub_pairs(dataset_id: str, config: str | None = None, *, source_lang: s
                    seed: int = 0, shuffle_buffer: int = 10_000) -> DatasetDict:
     """A parallel corpus from the hub (a dataset that loads without a script), as ``en``/``zh`` columns.
 
-    The training split is *streamed*: ``train_size`` pairs are drawn through a seeded shuffle buffer
-    instead of downloading the whole corpus (``wmt/wmt19``'s ``zh-en`` training data is several GB).
+    Both splits are *streamed*: ``train_size`` training pairs are drawn through a seeded shuffle
+    buffer instead of downloading the whole corpus (``wmt/wmt19``'s ``zh-en`` training data is
+    several GB). The buffer mixes only nearby records, so a small ``train_size`` comes from the
+    first files of the corpus.
     Held-out pairs come from the dataset's ``test`` split if it has one, else from its
     ``validation`` split (for ``wmt/wmt19`` ``zh-en``: the official newstest data), so they are
     never training pairs.
@@ -193,7 +195,9 @@ def load_hub_pairs(dataset_id: str, config: str | None = None, *, source_lang: s
     train = pairs_from_records(stream.shuffle(seed=seed, buffer_size=shuffle_buffer).take(train_size),
                                source_lang, target_lang)
     held_name = "test" if "test" in get_dataset_split_names(dataset_id, config) else "validation"
-    held = pairs_from_records(load_dataset(dataset_id, config, split=held_name), source_lang, target_lang)
+    # streamed too: a non-streaming load could download the whole corpus to read one split
+    held = pairs_from_records(load_dataset(dataset_id, config, split=held_name, streaming=True), source_lang,
+                              target_lang)
     n_held = len(held[source_lang])
     if n_held < validation_size + test_size:
         raise ValueError(f"test_size: the {held_name!r} split has {n_held} pairs, fewer than "
