@@ -27,16 +27,31 @@ import numpy as np
 
 @dataclass
 class Feedback:
-    """The result of a check: ``ok`` and a human-readable ``message``; ``bool(feedback) == ok``."""
+    """The result of a check: ``ok`` and a human-readable ``message``; ``bool(feedback) == ok``.
+
+    A check prints its feedback once. When the check is the last line of a notebook cell, IPython
+    would display the returned object a second time; :meth:`_ipython_display_` prevents that, so a
+    cell shows the message exactly once whichever way it is written.
+    """
 
     ok: bool
     message: str
+    shown: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
 
     def __repr__(self) -> str:
         return ("✅ " if self.ok else "❌ ") + self.message
+
+    def show(self) -> "Feedback":
+        print(repr(self))
+        self.shown = True
+        return self
+
+    def _ipython_display_(self) -> None:
+        if not self.shown:
+            self.show()
 
 
 def _close(a: Any, b: Any, rel_tol: float, abs_tol: float) -> bool:
@@ -80,9 +95,7 @@ def check_value(answer: Any, expected: Any, name: str = "answer", *, rel_tol: fl
     else:
         fb = Feedback(False, f"{name}: got {_short(answer)}, expected {_short(expected)}"
                       + (f". Hint: {hint}" if hint else ""))
-    if show:
-        print(repr(fb))
-    return fb
+    return fb.show() if show else fb
 
 
 def check_function(fn: Callable, cases: Iterable[tuple[Sequence[Any], Any]], name: str | None = None,
@@ -124,9 +137,7 @@ def check_function(fn: Callable, cases: Iterable[tuple[Sequence[Any], Any]], nam
             fb = Feedback(False, f"case {i}: {name}({shown}) returned {_short(got)}, expected {_short(expected)}"
                           + (f". Hint: {hint}" if hint else ""))
             break
-    if show:
-        print(repr(fb))
-    return fb
+    return fb.show() if show else fb
 
 
 def _short(x: Any, limit: int = 80) -> str:

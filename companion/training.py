@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import SequentialSampler
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -189,12 +190,22 @@ def training_arguments(
 
 
 class GuardedTrainer(Trainer):
-    """A ``Trainer`` that stops at the first non-finite training loss.
+    """A ``Trainer`` that stops at the first non-finite training loss and predicts in dataset order.
 
-    fp16 overflows above 65,504; a NaN/inf loss otherwise keeps training on garbage (and
-    ``logging_nan_inf_filter`` would hide it from the logs). Raises ``FloatingPointError`` naming
-    the step.
+    * fp16 overflows above 65,504; a NaN/inf loss otherwise keeps training on garbage (and
+      ``logging_nan_inf_filter`` would hide it from the logs). Raises ``FloatingPointError`` naming
+      the step.
+    * With ``train_sampling_strategy="group_by_length"``, transformers 5 also groups *evaluation*
+      batches by length, so ``predict(ds).predictions[i]`` is not the prediction for ``ds[i]``
+      (``label_ids`` are permuted the same way, so the Trainer's own metrics stay right, but
+      aligning predictions with your own labels gives chance-level nonsense). Evaluation here always
+      runs in dataset order.
     """
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or not hasattr(eval_dataset, "__len__"):
+            return None
+        return SequentialSampler(eval_dataset)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)

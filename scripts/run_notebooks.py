@@ -8,16 +8,16 @@ Exercise every code path quickly (CI; outputs go to a temporary directory)::
 
     python scripts/run_notebooks.py --profile smoke
 
-In-place runs choose the profile through ``$COMPANION_PROFILE`` instead of papermill parameters, so
-no ``injected-parameters`` cell is committed, and papermill's timing metadata is stripped so that
-re-running does not produce noisy diffs.
+In-place runs execute the notebooks exactly as nbval will re-execute them: with their default
+``profile = "auto"`` (so ``--profile cpu`` in place needs a machine without CUDA and without
+``$COMPANION_PROFILE``), no papermill parameters (so no ``injected-parameters`` cell is committed),
+and papermill's timing metadata stripped so that re-running does not produce noisy diffs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -59,16 +59,21 @@ def main() -> int:
     if args.in_place and args.profile == "smoke":
         parser.error("--in-place: committed outputs come from the cpu (or gpu) profile, not smoke")
 
+    if args.in_place:
+        # Committed outputs must be what nbval reproduces: the notebook's own default, profile="auto".
+        sys.path.insert(0, str(ROOT))
+        from companion.profiles import resolve_profile
+
+        auto, why = resolve_profile("auto")
+        if auto != args.profile:
+            parser.error(f"--profile {args.profile}: in-place runs use the notebooks' default 'auto', "
+                         f"which resolves to {auto!r} here ({why})")
+
     out_dir = Path(tempfile.mkdtemp(prefix="notebooks-"))
     rows, failed = [], []
     for path in paths:
         target = path if args.in_place else out_dir / path.name
-        env_backup = os.environ.get("COMPANION_PROFILE")
-        params = {}
-        if args.in_place:
-            os.environ["COMPANION_PROFILE"] = args.profile
-        else:
-            params = {"profile": args.profile}
+        params = {} if args.in_place else {"profile": args.profile}
         start = time.perf_counter()
         status = "ok"
         try:
@@ -77,11 +82,6 @@ def main() -> int:
         except Exception as exc:  # noqa: BLE001 - report every failing notebook, then fail
             status = f"FAILED: {type(exc).__name__}"
             failed.append((path.name, exc))
-        finally:
-            if env_backup is None:
-                os.environ.pop("COMPANION_PROFILE", None)
-            else:
-                os.environ["COMPANION_PROFILE"] = env_backup
         wall = time.perf_counter() - start
         if args.in_place and status == "ok":
             strip_papermill_metadata(target)

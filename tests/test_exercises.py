@@ -110,3 +110,10 @@ def test_check_corpus_bleu_accepts_reference_and_rejects_classic_mistakes():
 
     wrong_tok = exercises.check_corpus_bleu(lambda h, r: sacrebleu.corpus_bleu(h, [r]).score, show=False)
     assert not wrong_tok
+def test_feedback_is_displayed_once_in_ipython(capsys):
+    fb = exercises.check_value(1, 1, "x")
+    fb._ipython_display_()  # what IPython calls when the check is a cell's last line
+    assert capsys.readouterr().out.count("x: correct") == 1
+    quiet = exercises.check_value(1, 2, "y", show=False)
+    quiet._ipython_display_()
+    assert capsys.readouterr().out.count("y: got 1") == 1

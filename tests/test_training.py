@@ -123,3 +123,18 @@ def test_provenance_reports_versions_device_and_time():
 
     seconds = int(re.search(r"notebook wall time: (\d+) s", text).group(1))
     assert 5 <= seconds < 60 and ("CPU " in text or "GPU " in text)
+
+
+def test_predictions_come_back_in_dataset_order(smoke, tmp_path):
+    """transformers groups eval batches by length too; GuardedTrainer must not (misaligned predictions)."""
+    tds, tok = smoke
+    torch.manual_seed(0)
+    model = training.BertForSequenceClassification(training.tiny_bert_config(len(tok)))
+    args = training.training_arguments(tmp_path, learning_rate=1e-3, batch_size=4, group_by_length=True)
+    trainer = training.make_trainer(model, args, tds["train"], tokenizer=tok)
+    out = trainer.predict(tds["test"])
+    assert list(out.label_ids) == list(tds["test"]["label"])
+    model.eval()
+    with torch.no_grad():
+        first = model(input_ids=torch.tensor([tds["test"][0]["input_ids"]])).logits[0]
+    assert torch.allclose(torch.tensor(out.predictions[0]), first, atol=1e-5)
