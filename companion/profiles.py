@@ -253,7 +253,7 @@ TRANSLATION: dict[str, TranslationProfile] = {
         decoder_heads=2, decoder_ffn=64, max_length=32, batch_size=32, steps=10, warmup_steps=2,
         encoder_lr=1e-3, decoder_lr=1e-3, scratch_lr=1e-3, beams=2, eval_batch_size=32,
         mt_model="tiny-random-marian", mt_data="fixture", mt_config=None, mt_train_size=300, mt_test_size=60,
-        mt_epochs=1, mt_lr=1e-3, mt_lora_lr=1e-3, lora_r=4, mt_batch_size=32,
+        mt_epochs=1, mt_lr=1e-3, mt_lora_lr=1e-3, lora_r=4, mt_batch_size=32, mt_max_length=24,
     ),
     "cpu": TranslationProfile(
         name="cpu", data="sample", encoder="minilm", decoder_layers=3, decoder_hidden=256,
