@@ -257,7 +257,7 @@ TRANSLATION: dict[str, TranslationProfile] = {
     ),
     "cpu": TranslationProfile(
         name="cpu", data="sample", encoder="minilm", decoder_layers=3, decoder_hidden=256,
-        decoder_heads=4, decoder_ffn=1024, max_length=48, batch_size=64, steps=300, warmup_steps=30,
+        decoder_heads=4, decoder_ffn=1024, max_length=48, batch_size=64, steps=260, warmup_steps=30,
         encoder_lr=1e-4, decoder_lr=1e-3, scratch_lr=5e-4, beams=4, eval_batch_size=100,
         mt_model=None, mt_data=None, mt_config=None, mt_train_size=0, mt_test_size=0,
         mt_epochs=0, mt_lr=2e-5, mt_lora_lr=5e-4, lora_r=8, mt_batch_size=32,
