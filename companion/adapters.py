@@ -59,38 +59,9 @@ def lora_for_sequence_classification(
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
-        raise ValueError(f"r: the LoRA rank must be a positive int, got {r!r}")
-    if isinstance(lora_alpha, bool) or not isinstance(lora_alpha, (int, float)) or not lora_alpha > 0:
-        raise ValueError(f"lora_alpha: expected a positive number, got {lora_alpha!r}")
-    if isinstance(lora_dropout, bool) or not isinstance(lora_dropout, (int, float)) or not 0 <= lora_dropout < 1:
-        raise ValueError(f"lora_dropout: expected a number in [0, 1), got {lora_dropout!r}")
-    if isinstance(target_modules, str):
-        target_modules = [target_modules]
-    if not target_modules:
-        raise ValueError(f"target_modules: expected one or more module names, got {target_modules!r}")
-    names = _module_names(model)
-    unmatched = [t for t in target_modules if not any(n == t or n.endswith("." + t) for n in names)]
-    if unmatched:
-        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
-        raise ValueError(f"target_modules: {unmatched} match no module of the model; its Linear layers are named {linear}")
-    supported = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.nn.Conv2d)
-    wrong = sorted({type(m).__name__ for n, m in model.named_modules()
-                    for t in target_modules if (n == t or n.endswith("." + t))
-                    and not isinstance(m, supported) and type(m).__name__ != "Conv1D"})
-    if wrong:
-        raise ValueError(f"target_modules: LoRA adapts Linear (or Embedding/Conv) layers, but {list(target_modules)} "
-                         f"also match {wrong} modules")
-    if isinstance(modules_to_save, str):
-        modules_to_save = [modules_to_save]
-    unmatched = [m for m in modules_to_save if not any(n == m or n.endswith("." + m) for n in names)]
-    if unmatched:
-        raise ValueError(f"modules_to_save: {unmatched} match no module of the model")
+    targets, to_save = _check_lora_arguments(model, r, lora_alpha, lora_dropout, target_modules, modules_to_save)
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=r, lora_alpha=lora_alpha,
-                        lora_dropout=lora_dropout, target_modules=list(target_modules),
-                        modules_to_save=list(modules_to_save) or None)
+                        lora_dropout=lora_dropout, target_modules=targets, modules_to_save=to_save or None)
     return get_peft_model(model, config)
 
 
@@ -469,3 +440,77 @@ def activation_memory(model: nn.Module, batch: dict, loss_fn=None) -> int:
         loss = loss_fn(out) if loss_fn is not None else out.loss
     del loss, out
     return sum(seen.values())
+
+
+# ---------------------------------------------------------------------------- 8.2 sequence-to-sequence LoRA
+def _check_lora_arguments(model, r, lora_alpha, lora_dropout, target_modules, modules_to_save):
+    """Validate the arguments shared by the ``peft`` LoRA wrappers; return ``(targets, to_save)`` as lists."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
+        raise ValueError(f"r: the LoRA rank must be a positive int, got {r!r}")
+    if isinstance(lora_alpha, bool) or not isinstance(lora_alpha, (int, float)) or not lora_alpha > 0:
+        raise ValueError(f"lora_alpha: expected a positive number, got {lora_alpha!r}")
+    if isinstance(lora_dropout, bool) or not isinstance(lora_dropout, (int, float)) or not 0 <= lora_dropout < 1:
+        raise ValueError(f"lora_dropout: expected a number in [0, 1), got {lora_dropout!r}")
+    if isinstance(target_modules, str):
+        target_modules = [target_modules]
+    if not target_modules:
+        raise ValueError(f"target_modules: expected one or more module names, got {target_modules!r}")
+    names = _module_names(model)
+    unmatched = [t for t in target_modules if not any(n == t or n.endswith("." + t) for n in names)]
+    if unmatched:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        raise ValueError(f"target_modules: {unmatched} match no module of the model; its Linear layers are named {linear}")
+    supported = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.nn.Conv2d)
+    wrong = sorted({type(m).__name__ for n, m in model.named_modules()
+                    for t in target_modules if (n == t or n.endswith("." + t))
+                    and not isinstance(m, supported) and type(m).__name__ != "Conv1D"})
+    if wrong:
+        raise ValueError(f"target_modules: LoRA adapts Linear (or Embedding/Conv) layers, but {list(target_modules)} "
+                         f"also match {wrong} modules")
+    modules_to_save = [modules_to_save] if isinstance(modules_to_save, str) else list(modules_to_save or ())
+    unmatched = [m for m in modules_to_save if not any(n == m or n.endswith("." + m) for n in names)]
+    if unmatched:
+        raise ValueError(f"modules_to_save: {unmatched} match no module of the model")
+    return list(target_modules), modules_to_save
+
+
+def lora_for_seq2seq(
+    model: torch.nn.Module,
+    *,
+    r: int = 8,
+    lora_alpha: int = 16,
+    lora_dropout: float = 0.1,
+    target_modules: Sequence[str] = ("q_proj", "v_proj"),
+    modules_to_save: Sequence[str] = (),
+):
+    """Wrap an encoder-decoder translation model (e.g. ``MarianMTModel``) with LoRA via ``peft``.
+
+    ``task_type="SEQ_2_SEQ_LM"`` gives a ``PeftModelForSeq2SeqLM``, whose ``generate`` works as the
+    base model's. Every pretrained weight is frozen; only the LoRA matrices (and ``modules_to_save``)
+    train.
+
+    Args:
+        model: the model to adapt; modified in place.
+        r, lora_alpha, lora_dropout: as :func:`lora_for_sequence_classification`.
+        target_modules: suffixes of the ``nn.Linear`` layers to adapt. Marian/BART-style models name
+            their attention projections ``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``; the default
+            adapts queries and values in the encoder self-attention, the decoder self-attention and
+            the decoder cross-attention (``encoder_attn``). BERT-style modules are ``query``/``value``.
+        modules_to_save: modules trained in full and saved with the adapter.
+
+    Returns:
+        A ``peft.PeftModel``. On the shape of ``Helsinki-NLP/opus-mt-en-zh`` (d_model 512, 6 + 6
+        layers), r = 8 on ``q_proj``/``v_proj`` trains 36 matrices x 8 x (512 + 512) = 294,912 parameters.
+
+    Raises:
+        TypeError, ValueError: as :func:`lora_for_sequence_classification` (a name in
+            ``target_modules`` that matches no module gets a message listing the model's Linear layers).
+    """
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    targets, to_save = _check_lora_arguments(model, r, lora_alpha, lora_dropout, target_modules, modules_to_save)
+    config = LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                        target_modules=targets, modules_to_save=to_save or None)
+    return get_peft_model(model, config)

@@ -198,6 +198,39 @@ def check_lora_parameters(fn: Callable[[int, int, int, int], int], show: bool = 
     return check_function(fn, [(a, ref(*a)) for a in args], name="lora_parameters", hints=hints, show=show)
 
 
+# ---------------------------------------------------------------------------- 8.2 machine translation
+#: Cases for :func:`check_corpus_bleu`: Chinese characters and punctuation only (so sacreBLEU's ``zh``
+#: tokenizer splits every character), and every n-gram precision (n = 1..4) above zero, so no smoothing.
+BLEU_CASES = [
+    (["我今天很高兴见到你。"], ["今天我很高兴见到你。"]),
+    (["他跑了。"], ["他跑了。"]),
+    (["今天我很高兴"], ["今天我很高兴见到你。"]),
+    (["我们来试试吧。", "他是一个很好的老师。", "为什么是我？"], ["我们来试试。", "他是个好老师。", "为什么是我？"]),
+    (["汤姆不知道玛丽在哪里。", "我想去北京。"], ["汤姆不知道玛丽去哪里了。", "我想去北京看看。"]),
+]
+
+
+def check_corpus_bleu(fn: Callable[[list, list], float], show: bool = True) -> Feedback:
+    """Check a from-scratch character-level corpus BLEU ``fn(hypotheses, references) -> float``
+    (in [0, 100], one reference per segment) against sacreBLEU with ``tokenize="zh"``.
+
+    The cases (:data:`BLEU_CASES`) contain only Chinese characters and punctuation, so tokens are
+    characters, and have no zero n-gram precision, so smoothing plays no role. Corpus BLEU pools the
+    clipped n-gram counts and the lengths over all segments before the geometric mean and the
+    brevity penalty (Papineni et al., ACL 2002).
+    """
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(tokenize="zh")
+    cases = [((list(h), list(r)), float(bleu.corpus_score(h, [r]).score)) for h, r in BLEU_CASES]
+    hints = ["clip each n-gram count by its count in the reference; n = 1..4, geometric mean",
+             "a perfect match scores 100 (BLEU is reported on a 0-100 scale)",
+             "a hypothesis shorter than its reference pays the brevity penalty exp(1 - r/c)",
+             "pool the n-gram counts and lengths over the whole corpus; do not average sentence scores",
+             None]
+    return check_function(fn, cases, name="corpus_bleu", hints=hints, rel_tol=1e-4, abs_tol=0.01, show=show)
+
+
 # ---------------------------------------------------------------------------- student versions
 def strip_solutions(notebook: dict) -> dict:
     """Return a copy of a notebook (nbformat JSON dict) without its solution cells.

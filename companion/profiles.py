@@ -549,3 +549,96 @@ SELF_SUPERVISED: dict[str, SelfSupervisedProfile] = {
 
 __all__ += ["OverviewProfile", "PRETRAINING_OVERVIEW", "LanguageModelProfile", "LANGUAGE_MODELS",
             "SelfSupervisedProfile", "SELF_SUPERVISED"]
+
+
+# ---------------------------------------------------------------------------- 8.2 machine translation
+@dataclass(frozen=True)
+class TranslationProfile:
+    """Sizes for the English->Chinese translation case (8.2); one instance per profile.
+
+    Part 1 (every profile) compares two encoder-decoders of the same architecture trained for the
+    same number of optimiser steps (so the same time, up to noise): one whose encoder starts from
+    pretrained weights (warm start, Rothe et al., TACL 2020) and one from random weights.
+    Part 2 (``gpu``; ``smoke`` with a tiny random stand-in) fine-tunes a pretrained MarianMT model.
+
+    Attributes:
+        name: profile name.
+        data: Tatoeba source for part 1: ``"fixture"`` or ``"sample"`` (committed files).
+        encoder: ``"minilm"`` (pretrained, offline) or ``"tiny-random-bert"`` (smoke).
+        decoder_layers, decoder_hidden, decoder_heads, decoder_ffn: the new decoder's size.
+        max_length: source and target truncation, in tokens.
+        batch_size: sentence pairs per optimiser step.
+        steps: optimiser steps for *each* of the two models (equal budgets).
+        warmup_steps: linear warm-up of the learning rate.
+        encoder_lr: peak learning rate of the pretrained encoder (warm start).
+        decoder_lr: peak learning rate of the new decoder (warm start).
+        scratch_lr: peak learning rate of every part of the randomly initialised model.
+        beams: beam width for beam search.
+        eval_batch_size: sentences per ``generate`` call.
+        mt_model: part 2 model: ``None`` (skipped), ``"tiny-random-marian"`` or a hub id.
+        mt_data: part 2 data: ``"fixture"`` (Tatoeba fixture) or a hub dataset id loadable without a
+            script; ``mt_config`` its config name.
+        mt_train_size, mt_test_size: part 2 training pairs and held-out pairs.
+        mt_epochs, mt_lr, mt_lora_lr, lora_r, mt_batch_size: part 2 training.
+        mt_max_length: part 2 source and target truncation, in tokens.
+        precision: ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"auto"`` (see :func:`resolve_precision`).
+        save_steps: optimiser steps between checkpoints in part 2 (``None``: no checkpoints).
+    """
+
+    name: str
+    data: str
+    encoder: str
+    decoder_layers: int
+    decoder_hidden: int
+    decoder_heads: int
+    decoder_ffn: int
+    max_length: int
+    batch_size: int
+    steps: int
+    warmup_steps: int
+    encoder_lr: float
+    decoder_lr: float
+    scratch_lr: float
+    beams: int
+    eval_batch_size: int
+    mt_model: str | None
+    mt_data: str | None
+    mt_config: str | None
+    mt_train_size: int
+    mt_test_size: int
+    mt_epochs: float
+    mt_lr: float
+    mt_lora_lr: float
+    lora_r: int
+    mt_batch_size: int
+    mt_max_length: int = 128
+    precision: str = "fp32"
+    save_steps: int | None = None
+
+
+TRANSLATION: dict[str, TranslationProfile] = {
+    "smoke": TranslationProfile(
+        name="smoke", data="fixture", encoder="tiny-random-bert", decoder_layers=1, decoder_hidden=32,
+        decoder_heads=2, decoder_ffn=64, max_length=32, batch_size=32, steps=10, warmup_steps=2,
+        encoder_lr=1e-3, decoder_lr=1e-3, scratch_lr=1e-3, beams=2, eval_batch_size=32,
+        mt_model="tiny-random-marian", mt_data="fixture", mt_config=None, mt_train_size=300, mt_test_size=60,
+        mt_epochs=1, mt_lr=1e-3, mt_lora_lr=1e-3, lora_r=4, mt_batch_size=32, mt_max_length=24,
+    ),
+    "cpu": TranslationProfile(
+        name="cpu", data="sample", encoder="minilm", decoder_layers=3, decoder_hidden=256,
+        decoder_heads=4, decoder_ffn=1024, max_length=48, batch_size=64, steps=260, warmup_steps=30,
+        encoder_lr=1e-4, decoder_lr=1e-3, scratch_lr=5e-4, beams=4, eval_batch_size=100,
+        mt_model=None, mt_data=None, mt_config=None, mt_train_size=0, mt_test_size=0,
+        mt_epochs=0, mt_lr=2e-5, mt_lora_lr=5e-4, lora_r=8, mt_batch_size=32,
+    ),
+    "gpu": TranslationProfile(
+        name="gpu", data="sample", encoder="minilm", decoder_layers=3, decoder_hidden=256,
+        decoder_heads=4, decoder_ffn=1024, max_length=48, batch_size=64, steps=1500, warmup_steps=100,
+        encoder_lr=1e-4, decoder_lr=1e-3, scratch_lr=5e-4, beams=4, eval_batch_size=250,
+        mt_model="Helsinki-NLP/opus-mt-en-zh", mt_data="wmt/wmt19", mt_config="zh-en", mt_train_size=50_000,
+        mt_test_size=1_000, mt_epochs=1, mt_lr=2e-5, mt_lora_lr=5e-4, lora_r=8, mt_batch_size=32, precision="auto",
+        save_steps=500,
+    ),
+}
+
+__all__ += ["TranslationProfile", "TRANSLATION"]

@@ -251,3 +251,47 @@ def test_activation_memory_orders_methods():
     head_only = adapters.activation_memory(head, batch)
     assert full > lora > head_only > 0
     assert head_only < full / 50  # only the head's input and output are saved, not the layers' activations
+
+
+# ---------------------------------------------------------------------------- 8.2 sequence-to-sequence LoRA
+def test_field_case_opus_mt_en_zh_shape_lora_counts():
+    from transformers import MarianMTModel
+
+    from companion.translation import opus_mt_en_zh_config
+
+    torch.manual_seed(0)
+    model = adapters.lora_for_seq2seq(MarianMTModel(opus_mt_en_zh_config()), r=8)
+    trainable, total = training.count_parameters(model)
+    # q/v in 6 encoder self-attention, 6 decoder self-attention and 6 decoder cross-attention blocks
+    assert trainable == 294_912 == adapters.lora_parameter_count(512, 512, 8, 18, 2)
+    adapted = {n.rsplit(".lora_A", 1)[0] for n, p in model.named_parameters() if p.requires_grad and "lora_A" in n}
+    assert sum(".encoder_attn." in n for n in adapted) == 12  # cross-attention is adapted too
+
+
+def test_lora_for_seq2seq_wrong_names_list_the_real_ones():
+    from transformers import MarianConfig, MarianMTModel
+
+    tiny = MarianMTModel(MarianConfig(vocab_size=50, d_model=16, encoder_layers=1, decoder_layers=1,
+                                      encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                                      decoder_ffn_dim=32, pad_token_id=49, decoder_start_token_id=49))
+    with pytest.raises(ValueError, match="q_proj"):
+        adapters.lora_for_seq2seq(tiny, target_modules=("query", "value"))
+    with pytest.raises(ValueError, match="r"):
+        adapters.lora_for_seq2seq(tiny, r=0)
+    with pytest.raises(ValueError, match="modules_to_save"):
+        adapters.lora_for_seq2seq(tiny, modules_to_save=("head",))
+    with pytest.raises(ValueError, match="target_modules"):
+        adapters.lora_for_seq2seq(tiny, target_modules=())
+
+
+def test_lora_for_seq2seq_starts_at_the_base_model():
+    from transformers import MarianConfig, MarianMTModel
+
+    torch.manual_seed(0)
+    base = MarianMTModel(MarianConfig(vocab_size=50, d_model=16, encoder_layers=1, decoder_layers=1,
+                                      encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                                      decoder_ffn_dim=32, pad_token_id=49, decoder_start_token_id=49)).eval()
+    x, y = torch.randint(1, 48, (2, 5)), torch.randint(1, 48, (2, 4))
+    before = base(input_ids=x, labels=y).logits
+    lora = adapters.lora_for_seq2seq(base, r=2).eval()
+    assert torch.allclose(lora(input_ids=x, labels=y).logits, before)

@@ -221,6 +221,53 @@ def test_check_mlm_masking_accepts_the_package_and_catches_mistakes():
 
 def _todo5(a, b, c, d, e):
     raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------- 8.2 machine translation
+def _char_bleu(hyps, refs, pooled=True, brevity=True):
+    """A from-scratch character BLEU (the exercise's solution)."""
+    import math
+    from collections import Counter
+
+    def grams(s, n):
+        return Counter(s[i:i + n] for i in range(len(s) - n + 1))
+
+    def score(pairs):
+        match, total = [0] * 4, [0] * 4
+        for h, r in pairs:
+            for n in range(1, 5):
+                gh, gr = grams(h, n), grams(r, n)
+                match[n - 1] += sum(min(c, gr[g]) for g, c in gh.items())
+                total[n - 1] += max(len(h) - n + 1, 0)
+        c, r = sum(len(h) for h, _ in pairs), sum(len(x) for _, x in pairs)
+        bp = 1.0 if (c > r or not brevity) else math.exp(1 - r / c)
+        return 100 * bp * math.exp(sum(math.log(m / t) for m, t in zip(match, total)) / 4)
+
+    pairs = list(zip(hyps, refs))
+    return score(pairs) if pooled else sum(score([p]) for p in pairs) / len(pairs)
+
+
+def test_bleu_cases_have_no_zero_precision():
+    from sacrebleu.metrics import BLEU
+
+    for h, r in exercises.BLEU_CASES:
+        assert all(p > 0 for p in BLEU(tokenize="zh").corpus_score(h, [r]).precisions)
+
+
+def test_check_corpus_bleu_accepts_reference_and_rejects_classic_mistakes():
+    assert exercises.check_corpus_bleu(_char_bleu, show=False)
+    import sacrebleu
+
+    def mean_sentence_bleu(h, r):
+        return sum(sacrebleu.sentence_bleu(x, [y], tokenize="zh").score for x, y in zip(h, r)) / len(h)
+
+    mean = exercises.check_corpus_bleu(mean_sentence_bleu, show=False)
+    assert not mean and "pool" in mean.message
+    no_bp = exercises.check_corpus_bleu(lambda h, r: _char_bleu(h, r, brevity=False), show=False)
+    assert not no_bp and "brevity" in no_bp.message
+
+    wrong_tok = exercises.check_corpus_bleu(lambda h, r: sacrebleu.corpus_bleu(h, [r]).score, show=False)
+    assert not wrong_tok
 def test_feedback_is_displayed_once_in_ipython(capsys):
     fb = exercises.check_value(1, 1, "x")
     fb._ipython_display_()  # what IPython calls when the check is a cell's last line

@@ -113,3 +113,20 @@ def test_part1_cpu_profiles_use_offline_model():
     assert profiles.PRETRAINING_OVERVIEW["cpu"].model == "minilm"
     assert profiles.PRETRAINING_OVERVIEW["smoke"].model == "tiny-random-bert"
     assert profiles.SELF_SUPERVISED["cpu"].reference_model is None
+
+
+# ---------------------------------------------------------------------------- 8.2 machine translation
+def test_translation_profiles():
+    assert set(profiles.TRANSLATION) == set(profiles.PROFILE_NAMES)
+    cpu, gpu = profiles.TRANSLATION["cpu"], profiles.TRANSLATION["gpu"]
+    assert cpu.encoder == gpu.encoder == "minilm" and cpu.mt_model is None
+    assert gpu.mt_model == "Helsinki-NLP/opus-mt-en-zh" and gpu.mt_data == "wmt/wmt19" and gpu.mt_config == "zh-en"
+    assert profiles.TRANSLATION["smoke"].mt_model == "tiny-random-marian"
+    for p in profiles.TRANSLATION.values():
+        assert p.decoder_hidden % p.decoder_heads == 0 and p.warmup_steps < p.steps
+        assert p.encoder_lr <= p.decoder_lr  # the pretrained part moves more slowly
+    assert profiles.select(profiles.TRANSLATION, "cpu")[0] is cpu
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cpu.steps = 1
