@@ -111,6 +111,28 @@ def build_classifier(model: str, *, num_labels: int = 2, texts=None, seed: int =
     return net, tokenizer
 
 
+def check_optimisation_arguments(learning_rate, batch_size, epochs, max_steps: int = -1) -> None:
+    """Validate the optimisation numbers shared by our ``TrainingArguments`` builders.
+
+    Raises:
+        ValueError: ``learning_rate`` is not a positive number, ``batch_size`` not a positive int, or
+            ``epochs`` not a positive number while ``max_steps`` is unset (<= 0); the message names it.
+    """
+    import numbers
+
+    def positive_number(x):
+        return isinstance(x, numbers.Real) and not isinstance(x, bool) and x > 0
+
+    if not positive_number(learning_rate):
+        raise ValueError(f"learning_rate: expected a number > 0, got {learning_rate!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
+        raise ValueError(f"max_steps: expected an int (-1: train for `epochs`), got {max_steps!r}")
+    if max_steps <= 0 and not positive_number(epochs):
+        raise ValueError(f"epochs: expected a number > 0 when max_steps is not set, got {epochs!r}")
+
+
 def training_arguments(
     output_dir: str | os.PathLike,
     *,
@@ -152,12 +174,7 @@ def training_arguments(
         ValueError: for a non-positive ``learning_rate``, ``batch_size`` or ``epochs``, or a bad
             ``precision``.
     """
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate: expected > 0, got {learning_rate!r}")
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    if max_steps <= 0 and not epochs > 0:
-        raise ValueError(f"epochs: expected > 0 when max_steps is not set, got {epochs!r}")
+    check_optimisation_arguments(learning_rate, batch_size, epochs, max_steps)
     precision = resolve_precision(precision)
     kwargs = dict(
         output_dir=str(output_dir),

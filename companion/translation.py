@@ -441,14 +441,9 @@ def seq2seq_arguments(output_dir, *, learning_rate: float, batch_size: int, max_
     """
     from transformers import Seq2SeqTrainingArguments
 
-    from .training import interactive
+    from .training import check_optimisation_arguments, interactive
 
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate: expected > 0, got {learning_rate!r}")
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    if max_steps <= 0 and not epochs > 0:
-        raise ValueError(f"epochs: expected > 0 when max_steps is not set, got {epochs!r}")
+    check_optimisation_arguments(learning_rate, batch_size, epochs, max_steps)
     precision = resolve_precision(precision)
     kwargs = dict(
         output_dir=str(output_dir), learning_rate=learning_rate, per_device_train_batch_size=batch_size,

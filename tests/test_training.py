@@ -112,7 +112,9 @@ def test_smoke_training_lowers_loss(smoke, tmp_path):
 @pytest.mark.parametrize("kw,name", [(dict(learning_rate=0, batch_size=8), "learning_rate"),
                                      (dict(learning_rate=1e-3, batch_size=0), "batch_size"),
                                      (dict(learning_rate=1e-3, batch_size=8, epochs=0), "epochs"),
-                                     (dict(learning_rate=1e-3, batch_size=8, precision="fp8"), "precision")])
+                                     (dict(learning_rate=1e-3, batch_size=8, precision="fp8"), "precision"),
+                                     (dict(learning_rate="1e-3", batch_size=8), "learning_rate"),
+                                     (dict(learning_rate=1e-3, batch_size=8, max_steps=2.5), "max_steps")])
 def test_training_arguments_validation(tmp_path, kw, name):
     with pytest.raises(ValueError, match=name):
         training.training_arguments(tmp_path, **kw)
