@@ -1,15 +1,16 @@
 # Quick start:  make setup   ->  make book   ->  make test
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# CPU wheel of torch first (a plain `pip install torch` would pull a multi-GB CUDA build on Linux).
+# torch is installed first, on its own line, so that it can be swapped for a CPU-only build:
+#   make setup TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 TORCH ?= torch==2.13.0
 
-.PHONY: setup book case site test smoke refresh student clean
+.PHONY: setup book case site test unit smoke refresh student clean
 
 setup:  ## create .venv and install the package with the book and test extras
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install "$(TORCH)"
+	$(PY) -m pip install $(TORCH)
 	$(PY) -m pip install -e ".[dev]"
 
 book: case site  ## the main job: run the text-classification case (cpu profile) and build the site
@@ -23,7 +24,10 @@ site:  ## build the HTML site into _build/html (warnings are errors)
 test:  ## unit tests + nbval (re-executes every notebook and compares with its stored outputs)
 	$(VENV)/bin/pytest
 
-smoke:  ## execute every notebook in the smoke profile (seconds each; outputs to a temp dir)
+unit:  ## the unit tests of the companion package only (seconds; no notebook is executed)
+	$(VENV)/bin/pytest tests
+
+smoke:  ## execute every notebook in the smoke profile (seconds each; notebooks written to a temp dir)
 	$(PY) scripts/run_notebooks.py --profile smoke
 
 refresh:  ## re-execute every notebook in place (cpu profile) and print wall time per notebook

@@ -54,14 +54,27 @@ class Feedback:
             self.show()
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
 def _close(a: Any, b: Any, rel_tol: float, abs_tol: float) -> bool:
-    if isinstance(b, (str, bytes, bool)) or b is None:
-        return a == b
-    if isinstance(b, (int, float, np.integer, np.floating)):
-        try:
-            return math.isclose(float(a), float(b), rel_tol=rel_tol, abs_tol=abs_tol)
-        except (TypeError, ValueError):
-            return False
+    """Whether answer ``a`` matches expected ``b``; a type mismatch (``"0.5"`` for 0.5, ``True``
+    for 1) is a wrong answer, not an error."""
+    if isinstance(b, (bool, np.bool_)):
+        return isinstance(a, (bool, np.bool_)) and bool(a) == bool(b)
+    if isinstance(b, (str, bytes)) or b is None:
+        return type(a) is type(b) and a == b
+    if _is_number(b):
+        if not _is_number(a):  # a 0-d array or tensor holding a number counts as that number
+            try:
+                arr = np.asarray(a)
+            except Exception:  # noqa: BLE001
+                return False
+            if arr.shape != () or not np.issubdtype(arr.dtype, np.number):
+                return False
+            a = arr.item()
+        return math.isclose(float(a), float(b), rel_tol=rel_tol, abs_tol=abs_tol)
     try:
         a_arr, b_arr = np.asarray(a), np.asarray(b)
     except Exception:  # noqa: BLE001 - anything unconvertible is simply "not equal"
@@ -69,8 +82,10 @@ def _close(a: Any, b: Any, rel_tol: float, abs_tol: float) -> bool:
     if a_arr.shape != b_arr.shape:
         return False
     if np.issubdtype(b_arr.dtype, np.number):
+        if not np.issubdtype(a_arr.dtype, np.number):
+            return False
         return bool(np.allclose(a_arr.astype(float), b_arr.astype(float), rtol=rel_tol, atol=abs_tol))
-    return bool(np.array_equal(a_arr, b_arr))
+    return a_arr.dtype.kind == b_arr.dtype.kind and bool(np.array_equal(a_arr, b_arr))
 
 
 def check_value(answer: Any, expected: Any, name: str = "answer", *, rel_tol: float = 1e-6,
@@ -116,12 +131,17 @@ def check_function(fn: Callable, cases: Iterable[tuple[Sequence[Any], Any]], nam
 
     Raises:
         TypeError: if ``fn`` is not callable.
+        ValueError: if ``cases`` is empty or ``hints`` does not have one entry per case.
     """
     if not callable(fn):
         raise TypeError(f"fn: expected a function, got {type(fn).__name__}")
     name = name or getattr(fn, "__name__", "your function")
     cases = list(cases)
+    if not cases:
+        raise ValueError("cases: need at least one (args, expected) case to check")
     hints = list(hints) if hints is not None else [None] * len(cases)
+    if len(hints) != len(cases):
+        raise ValueError(f"hints: expected one hint (or None) per case, got {len(hints)} for {len(cases)} cases")
     fb = Feedback(True, f"{name}: all {len(cases)} cases pass")
     for i, ((args, expected), hint) in enumerate(zip(cases, hints), start=1):
         shown = ", ".join(_short(a) for a in args)
@@ -176,6 +196,39 @@ def check_lora_parameters(fn: Callable[[int, int, int, int], int], show: bool = 
     hints = ["BERT-base: 294,912 LoRA parameters + 1,538 for the head",
              None, "each adapted matrix of shape (h, h) gets A: r x h and B: h x r", None]
     return check_function(fn, [(a, ref(*a)) for a in args], name="lora_parameters", hints=hints, show=show)
+
+
+# ---------------------------------------------------------------------------- 8.2 machine translation
+#: Cases for :func:`check_corpus_bleu`: Chinese characters and punctuation only (so sacreBLEU's ``zh``
+#: tokenizer splits every character), and every n-gram precision (n = 1..4) above zero, so no smoothing.
+BLEU_CASES = [
+    (["我今天很高兴见到你。"], ["今天我很高兴见到你。"]),
+    (["他跑了。"], ["他跑了。"]),
+    (["今天我很高兴"], ["今天我很高兴见到你。"]),
+    (["我们来试试吧。", "他是一个很好的老师。", "为什么是我？"], ["我们来试试。", "他是个好老师。", "为什么是我？"]),
+    (["汤姆不知道玛丽在哪里。", "我想去北京。"], ["汤姆不知道玛丽去哪里了。", "我想去北京看看。"]),
+]
+
+
+def check_corpus_bleu(fn: Callable[[list, list], float], show: bool = True) -> Feedback:
+    """Check a from-scratch character-level corpus BLEU ``fn(hypotheses, references) -> float``
+    (in [0, 100], one reference per segment) against sacreBLEU with ``tokenize="zh"``.
+
+    The cases (:data:`BLEU_CASES`) contain only Chinese characters and punctuation, so tokens are
+    characters, and have no zero n-gram precision, so smoothing plays no role. Corpus BLEU pools the
+    clipped n-gram counts and the lengths over all segments before the geometric mean and the
+    brevity penalty (Papineni et al., ACL 2002).
+    """
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(tokenize="zh")
+    cases = [((list(h), list(r)), float(bleu.corpus_score(h, [r]).score)) for h, r in BLEU_CASES]
+    hints = ["clip each n-gram count by its count in the reference; n = 1..4, geometric mean",
+             "a perfect match scores 100 (BLEU is reported on a 0-100 scale)",
+             "a hypothesis shorter than its reference pays the brevity penalty exp(1 - r/c)",
+             "pool the n-gram counts and lengths over the whole corpus; do not average sentence scores",
+             None]
+    return check_function(fn, cases, name="corpus_bleu", hints=hints, rel_tol=1e-4, abs_tol=0.01, show=show)
 
 
 # ---------------------------------------------------------------------------- 5 and 6: fine-tuning
@@ -253,3 +306,236 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------- chapters 3 and 4
+# Appended for Part I: chapter 3 (pre-training data) and chapter 4 (model architecture, adapters).
+def check_lsh_probability(fn: Callable[[float, int, int], float], show: bool = True) -> Feedback:
+    """Check ``fn(s, b, r)``: the probability that two documents of Jaccard similarity ``s`` become
+    LSH candidates with ``b`` bands of ``r`` MinHash rows, ``1 - (1 - s**r)**b`` (chapter 3.2)."""
+    args = [(0.8, 16, 8), (0.5, 20, 5), (1.0, 3, 4), (0.0, 9, 14), (0.9, 1, 1), (0.3, 128, 1)]
+    hints = [None, "a band agrees with probability s**r; the bands are independent",
+             "identical documents always collide", "disjoint documents never collide",
+             "one band of one row: the probability is s itself", None]
+    cases = [(a, 1 - (1 - a[0] ** a[2]) ** a[1]) for a in args]
+    return check_function(fn, cases, name="candidate_probability", hints=hints, show=show)
+
+
+def check_encoder_layer_parameters(fn: Callable[[int, int], int], show: bool = True) -> Feedback:
+    """Check ``fn(d_model, dim_feedforward) -> int``: parameters of one ``nn.TransformerEncoderLayer``
+    (attention projections with biases, the feed-forward net, two LayerNorms; chapter 4.1)."""
+    import torch
+
+    args = [(64, 128), (512, 2048), (768, 3072), (8, 8)]
+    hints = [None, "the original Transformer-base layer: 3,152,384 parameters",
+             "four d x d projections (query, key, value, output), each with a bias", None]
+    cases = [((d, f), sum(p.numel() for p in torch.nn.TransformerEncoderLayer(d, 1, f).parameters()))
+             for d, f in args]
+    return check_function(fn, cases, name="encoder_layer_parameters", hints=hints, show=show)
+
+
+def check_lora_forward(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(x, W, b, A, B, lora_alpha) -> y``: the output of a LoRA layer,
+    ``x W^T + b + (lora_alpha / r) x A^T B^T`` with ``r = A.shape[0]``, against
+    :class:`companion.adapters.LoRALinear` (chapter 4.2)."""
+    import torch
+
+    from .adapters import LoRALinear
+
+    gen = torch.Generator().manual_seed(0)
+    cases = []
+    for d_in, d_out, r, alpha, batch in [(4, 3, 2, 4, (2,)), (8, 8, 1, 1, (3, 5)), (6, 2, 3, 12, (1,))]:
+        base = torch.nn.Linear(d_in, d_out)
+        layer = LoRALinear(base, r=r, lora_alpha=alpha)
+        with torch.no_grad():
+            for p in (base.weight, base.bias, layer.lora_A, layer.lora_B):
+                p.copy_(torch.randn(p.shape, generator=gen))
+            x = torch.randn(*batch, d_in, generator=gen)
+            expected = layer(x).numpy()
+        cases.append(((x, base.weight.detach().clone(), base.bias.detach().clone(), layer.lora_A.detach().clone(),
+                       layer.lora_B.detach().clone(), alpha), expected))
+    hints = ["the update is scaled by lora_alpha / r, with r = A.shape[0]", "x may have several leading dimensions",
+             None]
+
+    def wrapped(*args):
+        out = fn(*args)
+        return out.detach().numpy() if hasattr(out, "detach") else out
+
+    wrapped.__name__ = "lora_forward"
+    return check_function(wrapped, cases, name="lora_forward", rel_tol=1e-5, abs_tol=1e-5, hints=hints, show=show)
+
+
+# ---------------------------------------------------------------------------- 7 fine-tuning strategies
+def check_linear_warmup(fn: Callable[[int, float, int, int], float], show: bool = True) -> Feedback:
+    """Check ``fn(step, base_lr, warmup_steps, total_steps) -> float``: linear warm-up from 0 to
+    ``base_lr``, then linear decay to 0 at ``total_steps`` (and 0 after), against
+    ``transformers.get_linear_schedule_with_warmup``.
+
+    Cases include the chapter's field case (warm-up 10 of 100 steps: 0.0, 0.1, 1.0, 0.5, 0.0 at
+    steps 0, 1, 10, 55, 100), no warm-up at all, and a step past the end. Book section 7.2.
+    """
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    def reference(step, base_lr, warmup, total):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr)
+        return base_lr * get_linear_schedule_with_warmup(opt, warmup, total).lr_lambdas[0](step)
+
+    args = [(0, 1.0, 10, 100), (1, 1.0, 10, 100), (10, 1.0, 10, 100), (55, 1.0, 10, 100), (100, 1.0, 10, 100),
+            (0, 3e-4, 0, 50), (25, 3e-4, 0, 50), (7, 2e-5, 20, 200), (260, 2e-5, 20, 200)]
+    hints = ["at step 0 of a warm-up the rate is 0", "during warm-up: base_lr * step / warmup_steps", None,
+             "after warm-up: base_lr * (total - step) / (total - warmup)", "the rate reaches 0 at total_steps",
+             "with warmup_steps = 0 there is no warm-up: start at base_lr (and never divide by 0)", None, None,
+             "past total_steps the rate stays 0 (never negative)"]
+    return check_function(fn, [(a, reference(*a)) for a in args], name="linear warm-up schedule", hints=hints,
+                          show=show, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def check_distillation_loss(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(student_logits, teacher_logits, temperature) -> scalar`` (torch tensors of shape
+    ``(batch, classes)``) against :func:`companion.compression.distillation_loss`: the KL divergence
+    of the temperature-softened distributions, averaged over the batch, times ``T**2``.
+    Book section 7.3.
+    """
+    import torch
+
+    from .compression import distillation_loss
+
+    gen = torch.Generator().manual_seed(7)
+    cases, hints = [], []
+    for batch, classes, temperature in [(4, 2, 1.0), (4, 2, 4.0), (8, 5, 2.0), (3, 10, 8.0)]:
+        s, t = torch.randn(batch, classes, generator=gen) * 2, torch.randn(batch, classes, generator=gen) * 2
+        cases.append(((s, t, temperature), float(distillation_loss(s, t, temperature))))
+        hints.append("soften both distributions with the same T, use KL(teacher || student)")
+    hints[1] = "multiply by T**2, or the soft-target term fades as the temperature grows"
+    hints[2] = "average the KL over the batch (sum over classes, mean over examples: reduction='batchmean')"
+    return check_function(lambda s, t, T: float(fn(s, t, T)), cases, name="distillation_loss", hints=hints,
+                          show=show, rel_tol=1e-5, abs_tol=1e-7)
+
+
+# ---------------------------------------------------------------------------- chapters 1-2: pre-training
+def check_mean_pooling(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(hidden, attention_mask) -> (batch, hidden_size)``: the mean of the token vectors of
+    each sequence over its *real* tokens (``attention_mask == 1``), padding excluded (chapter 1)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    hidden = torch.randn(3, 5, 4, generator=g)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])
+    expected = torch.stack([hidden[i, : int(mask[i].sum())].mean(0) for i in range(3)])
+    cases = [((hidden[:1], mask[:1]), expected[:1].numpy()), ((hidden, mask), expected.numpy())]
+    hints = [None, "average only the real tokens: sum(hidden * mask) / mask.sum(), per sequence; "
+                   "padded positions must not pull the mean towards their (arbitrary) vectors"]
+    return check_function(lambda h, m: np.asarray(_to_numpy(fn(h, m)), dtype=float), cases,
+                          name=getattr(fn, "__name__", "mean_pooling"), hints=hints, rel_tol=1e-5, abs_tol=1e-6,
+                          show=show)
+
+
+def _to_numpy(x):
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
+
+
+def check_perplexity(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(token_losses, mask) -> float``: perplexity from a padded batch of per-token
+    losses (nats) and a 0/1 mask of real tokens (chapter 2.1). Recognises the usual wrong
+    aggregations and says which one was made."""
+    a, b = [0.1, 0.2, 0.1], [0.3, 0.5, 0.1, 0.4, 0.2]
+    losses = [a + [0.0, 0.0], b]
+    mask = [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    expected = math.exp((sum(a) + sum(b)) / 8)  # 1.2681
+    name = getattr(fn, "__name__", "perplexity")
+    known = {
+        round(float(np.mean([math.exp(np.mean(a)), math.exp(np.mean(b))])), 4):
+            "you averaged per-sequence (or per-batch) perplexities; sum the losses first, then exponentiate once",
+        round(math.exp(np.mean([np.mean(a), np.mean(b)])), 4):
+            "you averaged per-sequence mean losses; a long sequence must weigh more: divide the total loss by the total token count",
+        round(math.exp(sum(a + b) / 10), 4):
+            "padding was counted as tokens; divide by the number of real tokens (mask == 1)",
+        round(2 ** ((sum(a) + sum(b)) / 8), 4):
+            "the losses are natural logs (nats): use exp, not 2**; the base of the log and of the power must match",
+    }
+    try:
+        got = fn(losses, mask)
+        uniform = fn([[math.log(50)] * 4, [math.log(50)] * 2 + [0.0, 0.0]], [[1] * 4, [1, 1, 0, 0]])
+    except NotImplementedError:
+        fb = Feedback(False, f"{name}: not implemented yet")
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the notebook
+        fb = Feedback(False, f"{name} raised {type(exc).__name__}: {exc}")
+    else:
+        try:
+            got, uniform = float(got), float(uniform)
+        except (TypeError, ValueError):
+            fb = Feedback(False, f"{name}: expected a number, got {_short(got)}")
+        else:
+            if not math.isclose(got, expected, rel_tol=1e-4):
+                hint = known.get(round(got, 4))
+                fb = Feedback(False, f"{name}: got {got:.4f}, expected {expected:.4f}" + (f". Hint: {hint}" if hint else ""))
+            elif not math.isclose(uniform, 50, rel_tol=1e-4):
+                fb = Feedback(False, f"{name}: the field case is right, but a uniform model over 50 tokens gave "
+                                     f"{uniform:.4g} instead of 50")
+            else:
+                fb = Feedback(True, f"{name}: correct (field case {got:.4f}; a uniform model over 50 tokens has "
+                                    f"perplexity {uniform:.4g})")
+    return fb.show() if show else fb
+
+
+def check_mlm_masking(fn: Callable, show: bool = True, *, n: int = 256, seq_len: int = 64) -> Feedback:
+    """Check a reader's BERT masking ``fn(input_ids, special_tokens_mask, mask_token_id, vocab_size,
+    generator) -> (inputs, labels)`` on a batch of ``n`` random sequences with padding (chapter 2.2).
+
+    Checks, with tolerances for randomness: about 15% of the maskable tokens are selected; of
+    those about 80% become ``[MASK]``, 10% a random token and 10% stay unchanged; special tokens
+    and padding are never selected nor changed; labels are ``-100`` except at selected positions,
+    where they hold the original token; unselected tokens are unchanged; shapes and dtype."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    vocab, mask_id = 1000, 4
+    ids = torch.randint(5, vocab, (n, seq_len), generator=g)
+    ids[:, 0], ids[:, -1] = 2, 3
+    lengths = torch.randint(seq_len // 2, seq_len + 1, (n,), generator=g)
+    for i, length in enumerate(lengths.tolist()):
+        if length < seq_len:
+            ids[i, length - 1], ids[i, length:] = 3, 0
+    special = torch.isin(ids, torch.tensor([0, 1, 2, 3, 4]))
+    name = getattr(fn, "__name__", "mask_tokens")
+
+    def result(ok, message):
+        fb = Feedback(ok, f"{name}: {message}")
+        return fb.show() if show else fb
+
+    try:
+        out = fn(ids.clone(), special.clone(), mask_id, vocab, torch.Generator().manual_seed(1))
+    except NotImplementedError:
+        return result(False, "not implemented yet")
+    except Exception as exc:  # noqa: BLE001
+        return result(False, f"raised {type(exc).__name__}: {exc}")
+    if not (isinstance(out, tuple) and len(out) == 2):
+        return result(False, "return a pair (inputs, labels)")
+    inputs, labels = (torch.as_tensor(x) for x in out)
+    if inputs.shape != ids.shape or labels.shape != ids.shape:
+        return result(False, f"inputs and labels must have the shape of input_ids {tuple(ids.shape)}, got "
+                             f"{tuple(inputs.shape)} and {tuple(labels.shape)}")
+    if labels.dtype != torch.long or inputs.dtype != torch.long:
+        return result(False, "inputs and labels must be long (int64) tensors")
+    selected = labels != -100
+    if selected[special].any() or not torch.equal(inputs[special], ids[special]):
+        return result(False, "a special token or padding was selected or changed; they must never be")
+    if not torch.equal(labels[selected], ids[selected]):
+        return result(False, "labels at selected positions must be the ORIGINAL token ids (the targets), "
+                             "not the corrupted ones")
+    if not torch.equal(inputs[~selected], ids[~selected]):
+        return result(False, "a position with label -100 was changed; only selected positions may change")
+    rate = selected.sum().item() / (~special).sum().item()
+    if abs(rate - 0.15) > 0.02:
+        return result(False, f"{rate:.1%} of the maskable tokens were selected; expected about 15%")
+    chosen_in, chosen_orig = inputs[selected], ids[selected]
+    share_mask = (chosen_in == mask_id).float().mean().item()
+    share_same = (chosen_in == chosen_orig).float().mean().item()
+    share_random = 1 - share_mask - share_same
+    if abs(share_mask - 0.8) > 0.03 or abs(share_random - 0.1) > 0.03 or abs(share_same - 0.1) > 0.03:
+        return result(False, f"of the selected tokens {share_mask:.0%} became [MASK], {share_random:.0%} random, "
+                             f"{share_same:.0%} unchanged; expected 80/10/10. Every selected token keeps its label, "
+                             "including the unchanged ones")
+    return result(True, f"correct: {rate:.1%} selected; {share_mask:.0%} [MASK], {share_random:.0%} random, "
+                        f"{share_same:.0%} unchanged; special tokens and padding untouched")

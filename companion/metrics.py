@@ -20,11 +20,28 @@ def _labels(y, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected a 1-D sequence of class ids, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name}: is empty")
-    if not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0):
-            arr = arr.astype(np.int64)
-        else:
+    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        exact = np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) \
+            and np.all(np.abs(arr) < 2**53) and np.all(np.mod(arr, 1) == 0)
+        if not exact:
             raise ValueError(f"{name}: expected integer class ids, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.min() < 0:
+        raise ValueError(f"{name}: class ids must be >= 0, got {arr.min()} (a -100 is the Hugging Face "
+                         "ignore index: drop those positions before computing a classification metric)")
+    return arr
+
+
+def _classes(labels, t: np.ndarray, p: np.ndarray) -> np.ndarray | None:
+    """Check an explicit ``labels`` list: unique class ids covering every id in ``t`` and ``p``."""
+    if labels is None:
+        return None
+    arr = _labels(labels, "labels")
+    if len(np.unique(arr)) != arr.size:
+        raise ValueError(f"labels: has repeated classes: {arr.tolist()}")
+    missing = sorted(set(np.concatenate([t, p]).tolist()) - set(arr.tolist()))
+    if missing:
+        raise ValueError(f"labels: does not list classes {missing} that occur in y_true or y_pred")
     return arr
 
 
@@ -54,24 +71,25 @@ def macro_f1(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int]
     Args:
         y_true, y_pred: 1-D integer class ids of the same length.
         labels: the classes to average over; default: every class in ``y_true`` or ``y_pred``.
-            Pass it when a class may be absent from a small evaluation set.
+            Pass it when a class may be absent from a small evaluation set (its F1 then counts as 0).
 
     Raises:
-        ValueError: as :func:`accuracy`.
+        ValueError: as :func:`accuracy`; or ``labels`` is empty, repeats a class, or omits a class
+            that occurs in ``y_true`` or ``y_pred``.
     """
     t, p = _pair(y_true, y_pred)
-    return float(f1_score(t, p, average="macro", labels=labels, zero_division=0))
+    return float(f1_score(t, p, average="macro", labels=_classes(labels, t, p), zero_division=0))
 
 
 def confusion(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int] | None = None) -> np.ndarray:
     """Confusion matrix ``C`` of shape ``(k, k)`` (int): ``C[i, j]`` = examples of class ``i``
-    predicted as class ``j``.
+    predicted as class ``j``. Rows and columns follow ``labels`` (default: the sorted classes seen).
 
     Raises:
-        ValueError: as :func:`accuracy`.
+        ValueError: as :func:`macro_f1`.
     """
     t, p = _pair(y_true, y_pred)
-    return confusion_matrix(t, p, labels=labels)
+    return confusion_matrix(t, p, labels=_classes(labels, t, p))
 
 
 def compute_metrics(eval_pred) -> dict[str, float]:
@@ -85,11 +103,395 @@ def compute_metrics(eval_pred) -> dict[str, float]:
         ``{"accuracy": float, "macro_f1": float}``.
 
     Raises:
-        ValueError: if the logits are not 2-D or do not match the labels in length.
+        TypeError: ``eval_pred`` is not a ``(logits, labels)`` pair.
+        ValueError: the logits are not 2-D with at least 2 classes or not finite; the labels are not
+            class ids in ``[0, num_classes)`` (e.g. a -100 ignore index) or do not match in length.
     """
-    logits, labels = eval_pred
+    try:
+        logits, labels = eval_pred
+    except (TypeError, ValueError):
+        raise TypeError(f"eval_pred: expected a (logits, labels) pair, got {type(eval_pred).__name__}") from None
     logits = np.asarray(logits[0] if isinstance(logits, tuple) else logits)
-    if logits.ndim != 2:
-        raise ValueError(f"eval_pred: expected logits of shape (n, num_classes), got {logits.shape}")
+    if logits.ndim != 2 or logits.shape[1] < 2:
+        raise ValueError(f"eval_pred: expected logits of shape (n, num_classes >= 2), got {logits.shape}")
+    if not np.all(np.isfinite(logits)):
+        raise ValueError("eval_pred: logits contain NaN or infinite values (did training diverge?)")
+    labels = _labels(labels, "eval_pred labels")
+    if labels.max() >= logits.shape[1]:
+        raise ValueError(f"eval_pred labels: class id {labels.max()} but the logits have only "
+                         f"{logits.shape[1]} classes")
     preds = logits.argmax(axis=-1)
     return {"accuracy": accuracy(labels, preds), "macro_f1": macro_f1(labels, preds)}
+
+
+# ---------------------------------------------------------------------------- language models (chapter 2)
+IGNORE_INDEX = -100
+
+
+def _nll_values(token_nll, labels, ignore_index: int) -> np.ndarray:
+    """Flatten per-token losses to the 1-D array of the tokens that count."""
+    try:  # torch tensors (also on GPU) -> numpy
+        import torch
+
+        if isinstance(token_nll, torch.Tensor):
+            token_nll = token_nll.detach().float().cpu().numpy()
+        if isinstance(labels, torch.Tensor):
+            labels = labels.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    if labels is not None:
+        values, lab = np.asarray(token_nll, dtype=float), np.asarray(labels)
+        if values.shape != lab.shape:
+            raise ValueError(f"labels: shape {lab.shape} does not match token_nll {values.shape}")
+        values = values[lab != ignore_index]
+    elif isinstance(token_nll, np.ndarray) or np.isscalar(token_nll):
+        values = np.asarray(token_nll, dtype=float).ravel()
+    else:  # a list: flat, or ragged (one sequence of real tokens each)
+        items = list(token_nll)
+        if items and all(np.ndim(x) == 1 for x in items):
+            values = np.concatenate([np.asarray(x, dtype=float) for x in items])
+        else:
+            values = np.asarray(items, dtype=float).ravel()
+    if values.size == 0:
+        raise ValueError("token_nll: no tokens to score (every label is ignored, or the input is empty)")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError("token_nll: expected finite, non-negative per-token losses (negative log-probabilities, nats)")
+    return values
+
+
+def perplexity(token_nll, labels=None, *, ignore_index: int = IGNORE_INDEX) -> float:
+    """Perplexity = exp(total negative log-likelihood / number of real tokens).
+
+    Aggregate *before* exponentiating: sum the per-token losses over every sequence and batch and
+    divide by the number of real tokens. The mean of per-batch perplexities, the mean of
+    per-sequence mean losses, or a mean that counts padding are all different (and wrong) numbers.
+    A model that spreads its probability uniformly over ``V`` tokens has perplexity exactly ``V``.
+    Perplexity is defined for models that assign a probability to a sequence (causal LMs, n-grams);
+    for masked LMs see :func:`pseudo_perplexity`.
+
+    Args:
+        token_nll: per-token negative log-likelihoods, natural log (nats), one of: a flat sequence;
+            a list of 1-D sequences (ragged, real tokens only); or a padded ``(batch, seq_len)``
+            array/tensor together with ``labels``.
+        labels: same shape as a padded ``token_nll``; positions equal to ``ignore_index`` (padding,
+            prompt tokens) are excluded. Without ``labels`` every value counts.
+        ignore_index: the label that marks excluded positions (Hugging Face: -100).
+
+    Returns:
+        Perplexity, a float >= 1.
+
+    Raises:
+        ValueError: if there is no token to score, a loss is negative or not finite, or ``labels``
+            does not match ``token_nll`` in shape.
+
+    Book section: 2.1, "Cross-entropy and perplexity" (Jurafsky & Martin, ch. 3).
+    """
+    values = _nll_values(token_nll, labels, ignore_index)
+    return float(np.exp(values.sum() / values.size))
+
+
+def perplexity_from_sum(nll_sum: float, n_tokens: int) -> float:
+    """``exp(nll_sum / n_tokens)``: perplexity from a running total of token losses (nats) and tokens.
+
+    Accumulate ``nll_sum += loss_per_token.sum()`` and ``n_tokens += number of real tokens`` over
+    batches, then call this once.
+
+    Raises:
+        ValueError: if ``n_tokens`` is not a positive int or ``nll_sum`` is negative or not finite.
+    """
+    if isinstance(n_tokens, bool) or not isinstance(n_tokens, (int, np.integer)) or n_tokens <= 0:
+        raise ValueError(f"n_tokens: expected a positive int, got {n_tokens!r}")
+    nll_sum = float(nll_sum)
+    if not np.isfinite(nll_sum) or nll_sum < 0:
+        raise ValueError(f"nll_sum: expected a finite, non-negative total loss in nats, got {nll_sum!r}")
+    return float(np.exp(nll_sum / n_tokens))
+
+
+def token_nll(logits, labels, *, shift: bool = False, ignore_index: int = IGNORE_INDEX):
+    """Per-token negative log-likelihood (nats) of the labels under the logits.
+
+    Args:
+        logits: ``(batch, seq_len, vocab)`` float tensor.
+        labels: ``(batch, seq_len)`` long tensor; ``ignore_index`` marks positions without a target.
+        shift: ``True`` for causal LMs whose labels are the inputs (score ``logits[:, t]`` against
+            ``labels[:, t + 1]``, as Hugging Face causal LMs do internally).
+        ignore_index: label of positions to skip.
+
+    Returns:
+        ``(nll, labels)``: float tensor of per-token losses (0 at ignored positions) and the labels
+        they belong to, both ``(batch, seq_len)`` (``seq_len - 1`` when ``shift``). Pass both to
+        :func:`perplexity`.
+
+    Raises:
+        ValueError: if the shapes do not fit together.
+    """
+    import torch.nn.functional as F
+
+    if logits.ndim != 3 or labels.ndim != 2 or logits.shape[:2] != labels.shape:
+        raise ValueError(f"logits: expected (batch, seq_len, vocab) matching labels (batch, seq_len), got "
+                         f"{tuple(logits.shape)} and {tuple(labels.shape)}")
+    if shift:
+        logits, labels = logits[:, :-1], labels[:, 1:]
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                          ignore_index=ignore_index, reduction="none")
+    return nll.reshape(labels.shape), labels
+
+
+def pseudo_perplexity(model, input_ids, special_tokens_mask, *, mask_token_id: int, attention_mask=None,
+                      batch_size: int = 64, return_token_nll: bool = False):
+    """Pseudo-perplexity of a masked LM (Salazar, Liang, Nguyen & Kirchhoff, ACL 2020).
+
+    Each maskable token is replaced by ``[MASK]``, *one at a time*, and the model scores the true
+    token from the rest of the sentence; ``PPPL = exp(-(sum of these log-probabilities) / N)``.
+    It needs one forward pass per token, and is not comparable with the perplexity of a causal LM:
+    each token is predicted from both sides.
+
+    Args:
+        model: a masked LM (e.g. ``BertForMaskedLM``) returning ``.logits`` of shape
+            ``(batch, seq_len, vocab)``; it is put in eval mode.
+        input_ids: ``(n, seq_len)`` long tensor (padding allowed).
+        special_tokens_mask: same shape, true for special tokens and padding (never scored).
+        mask_token_id: the ``[MASK]`` id.
+        attention_mask: same shape, 0 on padding; ``None``: 0 where ``input_ids`` equals the model's
+            ``config.pad_token_id`` and the token is special, 1 elsewhere.
+        batch_size: masked copies per forward pass.
+        return_token_nll: also return the 1-D tensor of per-token losses.
+
+    Returns:
+        The pseudo-perplexity (float), or ``(pppl, token_nll)``.
+
+    Raises:
+        ValueError: if the shapes differ or no token is maskable.
+
+    Book section: 2.2, "Pseudo-perplexity".
+    """
+    import torch
+
+    ids = torch.as_tensor(input_ids).long()
+    special = torch.as_tensor(special_tokens_mask).bool()
+    if ids.ndim != 2 or special.shape != ids.shape:
+        raise ValueError(f"special_tokens_mask: expected the shape of input_ids (n, seq_len), got "
+                         f"{tuple(special.shape)} and {tuple(ids.shape)}")
+    rows, cols = torch.nonzero(~special, as_tuple=True)
+    if rows.numel() == 0:
+        raise ValueError("special_tokens_mask: every token is special; nothing to score")
+    if attention_mask is not None:
+        attention = torch.as_tensor(attention_mask).long()
+        if attention.shape != ids.shape:
+            raise ValueError(f"attention_mask: shape {tuple(attention.shape)} does not match input_ids {tuple(ids.shape)}")
+    else:
+        pad_token_id = getattr(getattr(model, "config", None), "pad_token_id", None)
+        attention = torch.ones_like(ids)
+        if pad_token_id is not None:
+            attention = ((ids != pad_token_id) | ~special).long()
+    model.eval()
+    device = next(model.parameters()).device
+    losses = []
+    with torch.inference_mode():
+        for start in range(0, rows.numel(), batch_size):
+            r, c = rows[start:start + batch_size], cols[start:start + batch_size]
+            batch = ids[r].clone()
+            batch[torch.arange(len(r)), c] = mask_token_id
+            logits = model(input_ids=batch.to(device), attention_mask=attention[r].to(device)).logits
+            logp = torch.log_softmax(logits[torch.arange(len(r)), c.to(device)].float(), dim=-1)
+            losses.append(-logp.gather(1, ids[r, c].to(device)[:, None]).squeeze(1).cpu())
+    nll = torch.cat(losses)
+    pppl = float(torch.exp(nll.mean()))
+    return (pppl, nll) if return_token_nll else pppl
+
+
+# ---------------------------------------------------------------------------- 8.2 machine translation
+# Corpus BLEU (Papineni et al., ACL 2002) and chrF (Popović, WMT 2015) through sacreBLEU (Post, WMT
+# 2018), which fixes the tokenisation so that scores are comparable and prints a signature saying how
+# a score was computed. Book section: the machine-translation case (8.2), "Evaluation".
+
+#: sacreBLEU's tokenizer for Chinese targets: every CJK character becomes a token.
+CHINESE_BLEU_TOKENIZE = "zh"
+
+
+def _hypotheses(hypotheses) -> list[str]:
+    if isinstance(hypotheses, str):
+        raise TypeError("hypotheses: expected a list of strings (one per segment), got a single string")
+    try:
+        hyps = list(hypotheses)
+    except TypeError:
+        raise TypeError(f"hypotheses: expected a list of strings, got {type(hypotheses).__name__}") from None
+    if not hyps:
+        raise ValueError("hypotheses: is empty")
+    bad = next((i for i, h in enumerate(hyps) if not isinstance(h, str)), None)
+    if bad is not None:
+        raise TypeError(f"hypotheses: item {bad} is a {type(hyps[bad]).__name__}, not a str")
+    return hyps
+
+
+def _reference_streams(references, n: int) -> list[list[str]]:
+    """Normalise ``references`` to a list of streams, each a list of ``n`` strings.
+
+    A flat list of strings is one stream (one reference per segment); a list of such lists is
+    several streams (stream ``k`` holds the ``k``-th reference of every segment), sacreBLEU's layout.
+    """
+    if isinstance(references, str):
+        raise TypeError("references: expected a list of strings or a list of reference streams, got a string")
+    refs = list(references)
+    if not refs:
+        raise ValueError("references: is empty")
+    streams = [refs] if all(isinstance(r, str) for r in refs) else [list(s) for s in refs]
+    for k, stream in enumerate(streams):
+        if isinstance(stream, str) or not all(isinstance(r, str) for r in stream):
+            raise TypeError(f"references: stream {k} must be a list of strings")
+        if len(stream) != n:
+            raise ValueError(f"references: stream {k} has {len(stream)} references but there are {n} hypotheses "
+                             "(sacreBLEU would silently score only the shorter of the two)")
+    return streams
+
+
+def _check_tokenize(tokenize: str) -> None:
+    from sacrebleu.metrics import BLEU
+
+    if not isinstance(tokenize, str) or tokenize not in BLEU.TOKENIZERS:
+        raise ValueError(f"tokenize: {tokenize!r} is not one of sacreBLEU's tokenizers {sorted(BLEU.TOKENIZERS)}")
+
+
+def corpus_bleu(hypotheses: Sequence[str], references, *, tokenize: str = CHINESE_BLEU_TOKENIZE):
+    """Corpus-level BLEU with sacreBLEU.
+
+    BLEU pools the clipped n-gram matches (n = 1..4) and the lengths of *all* segments before it
+    takes the geometric mean and the brevity penalty (Papineni et al., ACL 2002); it is not the mean
+    of sentence-level BLEU scores.
+
+    Args:
+        hypotheses: system outputs, one string per segment (length ``n``).
+        references: one list of ``n`` reference strings, or a list of such lists (several
+            references per segment).
+        tokenize: sacreBLEU tokenizer. ``"zh"`` (default) splits Chinese into characters; the
+            default of sacreBLEU itself, ``"13a"``, splits on spaces and punctuation only, so an
+            unsegmented Chinese sentence becomes one "word" and BLEU collapses to about 0.
+
+    Returns:
+        A ``sacrebleu.metrics.bleu.BLEUScore``: ``.score`` is BLEU in [0, 100]; ``str()`` shows the
+        n-gram precisions, brevity penalty and lengths. Its signature is :func:`bleu_signature`.
+
+    Raises:
+        TypeError: if ``hypotheses`` or ``references`` are not lists of strings.
+        ValueError: if either is empty, a reference stream's length differs from the number of
+            hypotheses, or ``tokenize`` is unknown.
+    """
+    from sacrebleu.metrics import BLEU
+
+    hyps = _hypotheses(hypotheses)
+    streams = _reference_streams(references, len(hyps))
+    _check_tokenize(tokenize)
+    return BLEU(tokenize=tokenize).corpus_score(hyps, streams)
+
+
+def corpus_chrf(hypotheses: Sequence[str], references, *, word_order: int = 0):
+    """Corpus-level chrF (Popović, WMT 2015) with sacreBLEU: an F-score (β = 2) of character
+    n-gram (n = 1..6) precision and recall; ``word_order=2`` gives chrF++ (Popović, WMT 2017).
+
+    chrF needs no word segmentation, so it suits Chinese as it is; sacreBLEU ignores whitespace.
+
+    Returns:
+        A ``sacrebleu.metrics.chrf.CHRFScore``; ``.score`` is in [0, 100].
+
+    Raises:
+        TypeError, ValueError: as :func:`corpus_bleu`; ``ValueError`` if ``word_order`` is not 0, 1 or 2.
+    """
+    from sacrebleu.metrics import CHRF
+
+    hyps = _hypotheses(hypotheses)
+    streams = _reference_streams(references, len(hyps))
+    if word_order not in (0, 1, 2):
+        raise ValueError(f"word_order: expected 0, 1 or 2, got {word_order!r}")
+    return CHRF(word_order=word_order).corpus_score(hyps, streams)
+
+
+def bleu_signature(tokenize: str = CHINESE_BLEU_TOKENIZE, nrefs: int = 1) -> str:
+    """sacreBLEU's signature for :func:`corpus_bleu` with ``nrefs`` references per segment, e.g.
+    ``nrefs:1|case:mixed|eff:no|tok:zh|smooth:exp|version:2.6.0``: report it with every score.
+
+    Raises:
+        ValueError: if ``tokenize`` is unknown or ``nrefs`` is not a positive int.
+    """
+    from sacrebleu.metrics import BLEU
+
+    _check_tokenize(tokenize)
+    if not isinstance(nrefs, int) or nrefs <= 0:
+        raise ValueError(f"nrefs: expected a positive int, got {nrefs!r}")
+    bleu = BLEU(tokenize=tokenize)
+    bleu.corpus_score(["x"], [["x"]] * nrefs)  # sacreBLEU learns the number of references by scoring
+    return str(bleu.get_signature())
+
+
+def chrf_signature(word_order: int = 0, nrefs: int = 1) -> str:
+    """sacreBLEU's signature for :func:`corpus_chrf`, e.g. ``nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0``.
+
+    Raises:
+        ValueError: if ``word_order`` is not 0, 1 or 2 or ``nrefs`` is not a positive int.
+    """
+    from sacrebleu.metrics import CHRF
+
+    if word_order not in (0, 1, 2):
+        raise ValueError(f"word_order: expected 0, 1 or 2, got {word_order!r}")
+    if not isinstance(nrefs, int) or nrefs <= 0:
+        raise ValueError(f"nrefs: expected a positive int, got {nrefs!r}")
+    chrf = CHRF(word_order=word_order)
+    chrf.corpus_score(["x"], [["x"]] * nrefs)
+    return str(chrf.get_signature())
+
+
+def sentence_bleu(hypothesis: str, references, *, tokenize: str = CHINESE_BLEU_TOKENIZE) -> float:
+    """BLEU of one segment in [0, 100], with sacreBLEU's ``effective_order`` (higher n-gram orders
+    without any match in a short sentence are skipped instead of zeroing the score).
+
+    Useful for ranking examples; the headline number of a test set is :func:`corpus_bleu`.
+
+    Args:
+        hypothesis: one system output.
+        references: one reference string or a list of them.
+
+    Raises:
+        TypeError: if ``hypothesis`` is not a string or ``references`` not strings.
+        ValueError: if ``references`` is empty or ``tokenize`` unknown.
+    """
+    from sacrebleu.metrics import BLEU
+
+    if not isinstance(hypothesis, str):
+        raise TypeError(f"hypothesis: expected a str, got {type(hypothesis).__name__}")
+    refs = [references] if isinstance(references, str) else list(references)
+    if not refs:
+        raise ValueError("references: is empty")
+    if not all(isinstance(r, str) for r in refs):
+        raise TypeError("references: expected strings")
+    _check_tokenize(tokenize)
+    return float(BLEU(tokenize=tokenize, effective_order=True).sentence_score(hypothesis, refs).score)
+
+
+def corpus_bleu_by_group(hypotheses: Sequence[str], references: Sequence[str], groups: Sequence,
+                         *, tokenize: str = CHINESE_BLEU_TOKENIZE) -> dict:
+    """Corpus BLEU computed separately on each group of segments (e.g. source-length buckets).
+
+    Args:
+        hypotheses, references: ``n`` strings each (one reference per segment).
+        groups: ``n`` hashable group labels.
+
+    Returns:
+        ``{group: (segments, BLEU)}``, sorted by group label when the labels are sortable (else
+        in order of first appearance).
+
+    Raises:
+        ValueError: if the three sequences differ in length (or as :func:`corpus_bleu`).
+    """
+    hyps = _hypotheses(hypotheses)
+    refs = _reference_streams(references, len(hyps))[0]
+    groups = list(groups)
+    if len(groups) != len(hyps):
+        raise ValueError(f"groups: has {len(groups)} labels but there are {len(hyps)} hypotheses")
+    members: dict = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    try:
+        keys = sorted(members)
+    except TypeError:
+        keys = list(members)
+    return {g: (len(members[g]), corpus_bleu([hyps[i] for i in members[g]], [refs[i] for i in members[g]],
+                                             tokenize=tokenize).score) for g in keys}

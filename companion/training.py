@@ -111,6 +111,28 @@ def build_classifier(model: str, *, num_labels: int = 2, texts=None, seed: int =
     return net, tokenizer
 
 
+def check_optimisation_arguments(learning_rate, batch_size, epochs, max_steps: int = -1) -> None:
+    """Validate the optimisation numbers shared by our ``TrainingArguments`` builders.
+
+    Raises:
+        ValueError: ``learning_rate`` is not a positive number, ``batch_size`` not a positive int, or
+            ``epochs`` not a positive number while ``max_steps`` is unset (<= 0); the message names it.
+    """
+    import numbers
+
+    def positive_number(x):
+        return isinstance(x, numbers.Real) and not isinstance(x, bool) and x > 0
+
+    if not positive_number(learning_rate):
+        raise ValueError(f"learning_rate: expected a number > 0, got {learning_rate!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
+        raise ValueError(f"max_steps: expected an int (-1: train for `epochs`), got {max_steps!r}")
+    if max_steps <= 0 and not positive_number(epochs):
+        raise ValueError(f"epochs: expected a number > 0 when max_steps is not set, got {epochs!r}")
+
+
 def training_arguments(
     output_dir: str | os.PathLike,
     *,
@@ -152,12 +174,7 @@ def training_arguments(
         ValueError: for a non-positive ``learning_rate``, ``batch_size`` or ``epochs``, or a bad
             ``precision``.
     """
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate: expected > 0, got {learning_rate!r}")
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    if max_steps <= 0 and not epochs > 0:
-        raise ValueError(f"epochs: expected > 0 when max_steps is not set, got {epochs!r}")
+    check_optimisation_arguments(learning_rate, batch_size, epochs, max_steps)
     precision = resolve_precision(precision)
     kwargs = dict(
         output_dir=str(output_dir),
@@ -234,38 +251,76 @@ def make_trainer(model, args: TrainingArguments, train_dataset, eval_dataset=Non
     return trainer
 
 
+def _checkpoint_state(path: Path) -> dict | None:
+    """The checkpoint's ``trainer_state.json`` if it was completely written, else ``None``."""
+    try:
+        state = json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("global_step"), int):
+        return None
+    weights = [f for f in path.iterdir() if f.suffix in (".safetensors", ".bin")]
+    if not weights or any(f.stat().st_size == 0 for f in weights):
+        return None
+    return state
+
+
 def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
     """The ``checkpoint-<step>`` directory with the highest step that was completely written.
 
-    The ``Trainer`` writes ``trainer_state.json`` last, so a checkpoint without a readable one was
-    interrupted mid-save and is skipped (``transformers.trainer_utils.get_last_checkpoint`` would
-    pick it and the resume would fail). Returns ``None`` if there is none.
+    The ``Trainer`` writes ``trainer_state.json`` last, so a checkpoint without a readable one (a JSON
+    object with an integer ``global_step``), or with no or an empty weights file, was interrupted
+    mid-save and is skipped (``transformers.trainer_utils.get_last_checkpoint`` would pick it and the
+    resume would fail).
+
+    Returns:
+        The checkpoint's path, or ``None`` when ``output_dir`` does not exist yet or holds none.
+
+    Raises:
+        TypeError: ``output_dir`` is not a path.
+        NotADirectoryError: ``output_dir`` exists but is a file.
     """
+    if not isinstance(output_dir, (str, os.PathLike)):
+        raise TypeError(f"output_dir: expected a path, got {type(output_dir).__name__}")
     root = Path(output_dir)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"output_dir: {root} is a file, not a directory of checkpoints")
     if not root.is_dir():
         return None
     found = []
     for path in root.iterdir():
         m = _CHECKPOINT.match(path.name)
-        if not (m and path.is_dir()):
-            continue
-        try:
-            json.loads((path / "trainer_state.json").read_text())
-        except (OSError, ValueError):
-            continue
-        found.append((int(m.group(1)), path))
+        if m and path.is_dir() and _checkpoint_state(path) is not None:
+            found.append((int(m.group(1)), path))
     return str(max(found)[1]) if found else None
 
 
 def fit(trainer: Trainer, resume: bool = True) -> dict:
     """Train, resuming from the last complete checkpoint in ``trainer.args.output_dir`` if any.
 
+    If that checkpoint already holds the whole run (its ``global_step`` reaches the planned number of
+    optimiser steps), nothing is trained: its weights are loaded into ``trainer.model`` and
+    ``train_loss`` is ``None`` (the checkpoint does not store the run's mean loss). Resuming such a run
+    with ``Trainer.train`` would take one extra optimiser step past ``max_steps``.
+
     Returns:
-        ``{"train_loss": float, "steps": int, "wall_s": float (seconds, this call only),
+        ``{"train_loss": float | None, "steps": int, "wall_s": float (seconds, this call only),
         "resumed_from": str | None}``.
+
+    Raises:
+        TypeError: ``trainer`` is not a ``transformers.Trainer``.
     """
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"trainer: expected a transformers.Trainer, got {type(trainer).__name__}")
     checkpoint = last_complete_checkpoint(trainer.args.output_dir) if resume else None
     start = time.perf_counter()
+    if checkpoint is not None:
+        done = _checkpoint_state(Path(checkpoint))["global_step"]
+        planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]
+        if done >= planned:
+            trainer._load_from_checkpoint(checkpoint)
+            return {"train_loss": None, "steps": done, "wall_s": time.perf_counter() - start,
+                    "resumed_from": checkpoint}
     out = trainer.train(resume_from_checkpoint=checkpoint)
     wall = time.perf_counter() - start
     return {"train_loss": float(out.training_loss), "steps": int(out.global_step),
@@ -285,7 +340,14 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
 
 
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
-    """Optimiser steps in one epoch: ``ceil(n_examples / batch_size)``."""
+    """Optimiser steps in one epoch: ``ceil(n_examples / batch_size)``.
+
+    Raises:
+        ValueError: ``n_examples`` is not a positive integer, or ``batch_size`` is not.
+    """
+    for name, value in (("n_examples", n_examples), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return math.ceil(n_examples / batch_size)
 
 

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
@@ -65,6 +66,208 @@ def test_strip_solutions(tmp_path):
     assert same.returncode != 0
 
 
+# ---------------------------------------------------------------------------- 7 fine-tuning strategies
+def test_check_linear_warmup_accepts_a_right_answer_and_explains_wrong_ones():
+    def right(step, base_lr, warmup, total):
+        if step < warmup:
+            return base_lr * step / warmup
+        return base_lr * max(0.0, (total - step) / max(1, total - warmup))
+
+    assert exercises.check_linear_warmup(right, show=False)
+
+    def no_warmup_guard(step, base_lr, warmup, total):  # divides by zero when warmup = 0
+        return base_lr * min(step / warmup, max(0.0, (total - step) / (total - warmup)))
+
+    fb = exercises.check_linear_warmup(no_warmup_guard, show=False)
+    assert not fb and "ZeroDivisionError" in fb.message
+
+    def negative_after_end(step, base_lr, warmup, total):
+        return base_lr * step / warmup if step < warmup else base_lr * (total - step) / (total - warmup)
+
+    fb = exercises.check_linear_warmup(negative_after_end, show=False)
+    assert not fb and "never negative" in fb.message
+
+    def todo(*args):
+        raise NotImplementedError
+
+    assert "not implemented" in exercises.check_linear_warmup(todo, show=False).message
+
+
+def test_check_distillation_loss():
+    import torch.nn.functional as F
+
+    def right(s, t, T):
+        return F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="batchmean") * T * T
+
+    assert exercises.check_distillation_loss(right, show=False)
+
+    def no_t_squared(s, t, T):
+        return F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="batchmean")
+
+    fb = exercises.check_distillation_loss(no_t_squared, show=False)
+    assert not fb and "T**2" in fb.message
+
+    def mean_reduction(s, t, T):
+        return F.kl_div(F.log_softmax(s / T, -1), F.softmax(t / T, -1), reduction="mean") * T * T
+
+    with pytest.warns(UserWarning, match="batchmean"):
+        fb = exercises.check_distillation_loss(mean_reduction, show=False)
+    assert not fb and "case 1" in fb.message
+
+    def reversed_kl(s, t, T):
+        return F.kl_div(F.log_softmax(t / T, -1), F.softmax(s / T, -1), reduction="batchmean") * T * T
+
+    assert not exercises.check_distillation_loss(reversed_kl, show=False)
+
+
+# ---------------------------------------------------------------------------- chapters 1-2
+import math  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from companion import masking  # noqa: E402
+
+
+def test_check_mean_pooling():
+    def right(h, m):
+        m = m.unsqueeze(-1).float()
+        return (h * m).sum(1) / m.sum(1)
+
+    assert exercises.check_mean_pooling(right, show=False)
+    wrong = exercises.check_mean_pooling(lambda h, m: h.mean(1), show=False)
+    assert not wrong and "real tokens" in wrong.message
+
+
+def _perplexity_variants():
+    def right(losses, mask):
+        losses, mask = np.array(losses), np.array(mask)
+        return math.exp((losses * mask).sum() / mask.sum())
+
+    def per_sequence(losses, mask):
+        losses, mask = np.array(losses), np.array(mask)
+        return float(np.mean([math.exp(l[m == 1].mean()) for l, m in zip(losses, mask)]))
+
+    def with_padding(losses, mask):
+        return math.exp(np.mean(losses))
+
+    def base_two(losses, mask):
+        losses, mask = np.array(losses), np.array(mask)
+        return 2 ** ((losses * mask).sum() / mask.sum())
+
+    return right, per_sequence, with_padding, base_two
+
+
+def test_check_perplexity_accepts_right_and_names_the_mistake():
+    right, per_sequence, with_padding, base_two = _perplexity_variants()
+    assert exercises.check_perplexity(right, show=False)
+    assert exercises.check_perplexity(lambda l, m: metrics_perplexity(l, m), show=False)
+    for fn, words in [(per_sequence, "sum the losses first"), (with_padding, "padding"), (base_two, "exp")]:
+        fb = exercises.check_perplexity(fn, show=False)
+        assert not fb and words in fb.message, fb.message
+    assert "not implemented" in exercises.check_perplexity(_todo2, show=False).message
+    assert not exercises.check_perplexity(lambda l, m: None, show=False)
+
+
+def metrics_perplexity(losses, mask):
+    from companion import metrics
+
+    labels = np.where(np.array(mask) == 1, 1, -100)
+    return metrics.perplexity(np.array(losses), labels)
+
+
+def _todo2(a, b):
+    raise NotImplementedError
+
+
+def _package_masking(ids, special, mask_id, vocab, generator):
+    return masking.mlm_mask(ids, mask_token_id=mask_id, vocab_size=vocab, special_tokens_mask=special,
+                            generator=generator)
+
+
+def test_check_mlm_masking_accepts_the_package_and_catches_mistakes():
+    assert exercises.check_mlm_masking(_package_masking, show=False)
+
+    def all_mask(ids, special, mask_id, vocab, g):  # 100% [MASK], no random / unchanged
+        sel = (torch.rand(ids.shape, generator=g) < 0.15) & ~special
+        inputs = ids.clone()
+        inputs[sel] = mask_id
+        return inputs, torch.where(sel, ids, torch.full_like(ids, -100))
+
+    def masks_specials(ids, special, mask_id, vocab, g):
+        return masking.mlm_mask(ids, mask_token_id=mask_id, vocab_size=vocab, special_ids=[], generator=g)
+
+    def corrupted_labels(ids, special, mask_id, vocab, g):
+        inputs, labels = _package_masking(ids, special, mask_id, vocab, g)
+        return inputs, torch.where(labels != -100, inputs, labels)
+
+    def unchanged_unlabelled(ids, special, mask_id, vocab, g):  # the 10% "unchanged" get no label
+        inputs, labels = _package_masking(ids, special, mask_id, vocab, g)
+        labels[inputs == ids] = -100
+        return inputs, labels
+
+    def rate_30(ids, special, mask_id, vocab, g):
+        return masking.mlm_mask(ids, mask_token_id=mask_id, vocab_size=vocab, special_tokens_mask=special,
+                                mlm_probability=0.3, generator=g)
+
+    expected = {all_mask: "80/10/10", masks_specials: "special", corrupted_labels: "ORIGINAL",
+                unchanged_unlabelled: "80/10/10", rate_30: "expected about 15%"}
+    for fn, words in expected.items():
+        fb = exercises.check_mlm_masking(fn, show=False)
+        assert not fb and words in fb.message, (fn.__name__, fb.message)
+    assert "not implemented" in exercises.check_mlm_masking(_todo5, show=False).message
+    assert "pair" in exercises.check_mlm_masking(lambda *a: a[0], show=False).message
+
+
+def _todo5(a, b, c, d, e):
+    raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------- 8.2 machine translation
+def _char_bleu(hyps, refs, pooled=True, brevity=True):
+    """A from-scratch character BLEU (the exercise's solution)."""
+    import math
+    from collections import Counter
+
+    def grams(s, n):
+        return Counter(s[i:i + n] for i in range(len(s) - n + 1))
+
+    def score(pairs):
+        match, total = [0] * 4, [0] * 4
+        for h, r in pairs:
+            for n in range(1, 5):
+                gh, gr = grams(h, n), grams(r, n)
+                match[n - 1] += sum(min(c, gr[g]) for g, c in gh.items())
+                total[n - 1] += max(len(h) - n + 1, 0)
+        c, r = sum(len(h) for h, _ in pairs), sum(len(x) for _, x in pairs)
+        bp = 1.0 if (c > r or not brevity) else math.exp(1 - r / c)
+        return 100 * bp * math.exp(sum(math.log(m / t) for m, t in zip(match, total)) / 4)
+
+    pairs = list(zip(hyps, refs))
+    return score(pairs) if pooled else sum(score([p]) for p in pairs) / len(pairs)
+
+
+def test_bleu_cases_have_no_zero_precision():
+    from sacrebleu.metrics import BLEU
+
+    for h, r in exercises.BLEU_CASES:
+        assert all(p > 0 for p in BLEU(tokenize="zh").corpus_score(h, [r]).precisions)
+
+
+def test_check_corpus_bleu_accepts_reference_and_rejects_classic_mistakes():
+    assert exercises.check_corpus_bleu(_char_bleu, show=False)
+    import sacrebleu
+
+    def mean_sentence_bleu(h, r):
+        return sum(sacrebleu.sentence_bleu(x, [y], tokenize="zh").score for x, y in zip(h, r)) / len(h)
+
+    mean = exercises.check_corpus_bleu(mean_sentence_bleu, show=False)
+    assert not mean and "pool" in mean.message
+    no_bp = exercises.check_corpus_bleu(lambda h, r: _char_bleu(h, r, brevity=False), show=False)
+    assert not no_bp and "brevity" in no_bp.message
+
+    wrong_tok = exercises.check_corpus_bleu(lambda h, r: sacrebleu.corpus_bleu(h, [r]).score, show=False)
+    assert not wrong_tok
 def test_feedback_is_displayed_once_in_ipython(capsys):
     fb = exercises.check_value(1, 1, "x")
     fb._ipython_display_()  # what IPython calls when the check is a cell's last line
@@ -72,6 +275,63 @@ def test_feedback_is_displayed_once_in_ipython(capsys):
     quiet = exercises.check_value(1, 2, "y", show=False)
     quiet._ipython_display_()
     assert capsys.readouterr().out.count("y: got 1") == 1
+
+
+@pytest.mark.parametrize("answer,expected", [("0.5", 0.5), (True, 1), (["1", "2"], [1, 2]), (np.array(["a", "b"]), [1, 2]),
+                                             (1, True), ("a", b"a")])
+def test_check_value_type_mismatch_is_a_wrong_answer(answer, expected):
+    assert not exercises.check_value(answer, expected, show=False)
+
+
+def test_check_value_accepts_numbers_in_any_numeric_container():
+    import torch
+
+    assert exercises.check_value(np.float32(0.5), 0.5, show=False)
+    assert exercises.check_value(torch.tensor(0.5), 0.5, show=False)
+    assert exercises.check_value(np.array([1.0, 2.0]), [1, 2], show=False)
+
+
+def test_check_function_needs_cases_and_one_hint_per_case():
+    with pytest.raises(ValueError, match="cases"):
+        exercises.check_function(abs, [])
+    with pytest.raises(ValueError, match="hints"):
+        exercises.check_function(abs, [((1,), 1), ((-2,), 2)], hints=["h"])
+
+
+def test_check_macro_f1_rejects_a_string_result():
+    from companion import metrics
+
+    assert not exercises.check_macro_f1(lambda t, p: str(metrics.macro_f1(t, p)), show=False)
+
+
+# ---------------------------------------------------------------------------- chapters 3 and 4
+def test_check_lsh_probability():
+    assert exercises.check_lsh_probability(lambda s, b, r: 1 - (1 - s**r) ** b, show=False)
+    swapped = exercises.check_lsh_probability(lambda s, b, r: 1 - (1 - s**b) ** r, show=False)
+    assert not swapped and "case 1" in swapped.message
+    assert not exercises.check_lsh_probability(lambda s, b, r: s**r, show=False)
+
+
+def test_check_encoder_layer_parameters():
+    def right(d, f):
+        return (4 * d * d + 4 * d) + (2 * d * f + f + d) + 4 * d
+
+    assert exercises.check_encoder_layer_parameters(right, show=False)
+    no_bias = exercises.check_encoder_layer_parameters(lambda d, f: 4 * d * d + 2 * d * f, show=False)
+    assert not no_bias and "case 1" in no_bias.message
+    no_norm = exercises.check_encoder_layer_parameters(lambda d, f: right(d, f) - 4 * d, show=False)
+    assert not no_norm
+
+
+def test_check_lora_forward():
+    def right(x, W, b, A, B, alpha):
+        return x @ W.T + b + (alpha / A.shape[0]) * (x @ A.T @ B.T)
+
+    assert exercises.check_lora_forward(right, show=False)
+    wrong_scale = exercises.check_lora_forward(lambda x, W, b, A, B, alpha: x @ W.T + b + alpha * (x @ A.T @ B.T),
+                                               show=False)
+    assert not wrong_scale and "lora_alpha / r" in wrong_scale.message
+    assert not exercises.check_lora_forward(lambda x, W, b, A, B, alpha: x @ W.T + b, show=False)
 
 
 # ---------------------------------------------------------------------------- 5 and 6: fine-tuning

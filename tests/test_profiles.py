@@ -22,9 +22,18 @@ def test_explicit_and_env_override(monkeypatch):
 
 
 @pytest.mark.parametrize("bad", ["tpu", "", 3])
-def test_bad_request_names_argument(bad):
+@pytest.mark.parametrize("env", [None, "smoke"])
+def test_bad_request_names_argument(bad, env, monkeypatch):
+    if env:  # a bad argument is an error even when the environment overrides the profile
+        monkeypatch.setenv("COMPANION_PROFILE", env)
     with pytest.raises(ValueError, match="requested"):
         profiles.resolve_profile(bad)
+
+
+def test_gpu_without_cuda_says_so(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    name, reason = profiles.resolve_profile("gpu")
+    assert name == "gpu" and "no CUDA device" in reason
 
 
 def test_bad_env_value(monkeypatch):
@@ -67,6 +76,60 @@ def test_minilm_path_is_local_when_package_installed():
     assert (path / "config.json").exists() and (path / "model.safetensors").exists()
     assert profiles.model_location("minilm") == str(path)
     assert profiles.model_location("bert-base-uncased") == "bert-base-uncased"
+
+
+# ---------------------------------------------------------------------------- Part I: chapters 1-2
+import dataclasses  # noqa: E402
+
+
+@pytest.mark.parametrize("table", [profiles.PRETRAINING_OVERVIEW, profiles.LANGUAGE_MODELS, profiles.SELF_SUPERVISED])
+def test_part1_profiles_are_frozen_and_complete(table):
+    assert set(table) == set(profiles.PROFILE_NAMES)
+    for name, prof in table.items():
+        assert prof.name == name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            prof.name = "other"
+
+
+def test_part1_profiles_fit_their_data():
+    # committed data: fixture 200/50/100 labelled + 300 unlabelled, sample 2,000/500/1,000 + 5,000 unlabelled
+    limits = {"fixture": (200, 100, 300), "sample": (2000, 1000, 5000)}
+    for prof in profiles.PRETRAINING_OVERVIEW.values():
+        if prof.data in limits:
+            assert max(prof.train_sizes) <= limits[prof.data][0] and prof.test_size <= limits[prof.data][1]
+        assert list(prof.train_sizes) == sorted(prof.train_sizes)
+    for prof in profiles.LANGUAGE_MODELS.values():
+        if prof.data in limits:
+            assert prof.heldout_reviews < limits[prof.data][2]
+        assert prof.n_embd % prof.n_head == 0
+    for prof in profiles.SELF_SUPERVISED.values():
+        if prof.labelled_data in limits:
+            assert prof.finetune_train <= limits[prof.labelled_data][0]
+            assert prof.finetune_test <= limits[prof.labelled_data][1]
+        assert prof.hidden_size % prof.num_heads == 0
+
+
+def test_part1_cpu_profiles_use_offline_model():
+    assert profiles.PRETRAINING_OVERVIEW["cpu"].model == "minilm"
+    assert profiles.PRETRAINING_OVERVIEW["smoke"].model == "tiny-random-bert"
+    assert profiles.SELF_SUPERVISED["cpu"].reference_model is None
+
+
+# ---------------------------------------------------------------------------- 8.2 machine translation
+def test_translation_profiles():
+    assert set(profiles.TRANSLATION) == set(profiles.PROFILE_NAMES)
+    cpu, gpu = profiles.TRANSLATION["cpu"], profiles.TRANSLATION["gpu"]
+    assert cpu.encoder == gpu.encoder == "minilm" and cpu.mt_model is None
+    assert gpu.mt_model == "Helsinki-NLP/opus-mt-en-zh" and gpu.mt_data == "wmt/wmt19" and gpu.mt_config == "zh-en"
+    assert profiles.TRANSLATION["smoke"].mt_model == "tiny-random-marian"
+    for p in profiles.TRANSLATION.values():
+        assert p.decoder_hidden % p.decoder_heads == 0 and p.warmup_steps < p.steps
+        assert p.encoder_lr <= p.decoder_lr  # the pretrained part moves more slowly
+    assert profiles.select(profiles.TRANSLATION, "cpu")[0] is cpu
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cpu.steps = 1
 
 
 # ---------------------------------------------------------------------------- chapters 5 and 6

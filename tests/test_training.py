@@ -53,10 +53,37 @@ def test_last_complete_checkpoint_skips_half_written(tmp_path):
         d.mkdir()
         (d / "model.safetensors").write_bytes(b"x")
         if complete:
-            (d / "trainer_state.json").write_text("{}")
+            (d / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
     (tmp_path / "checkpoint-10").mkdir()
     (tmp_path / "checkpoint-10" / "trainer_state.json").write_text('{"trunc')  # interrupted json write
+    (tmp_path / "checkpoint-11").mkdir()
+    (tmp_path / "checkpoint-11" / "trainer_state.json").write_text("null")  # not a state object
+    (tmp_path / "checkpoint-11" / "model.safetensors").write_bytes(b"x")
+    (tmp_path / "checkpoint-13").mkdir()
+    (tmp_path / "checkpoint-13" / "trainer_state.json").write_text('{"global_step": 13}')
+    (tmp_path / "checkpoint-13" / "model.safetensors").write_bytes(b"")  # weights never written
     assert training.last_complete_checkpoint(tmp_path).endswith("checkpoint-8")
+
+
+def test_last_complete_checkpoint_bad_paths(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(NotADirectoryError, match="output_dir"):
+        training.last_complete_checkpoint(tmp_path / "f.txt")
+    with pytest.raises(TypeError, match="output_dir"):
+        training.last_complete_checkpoint(None)
+
+
+def test_fit_on_a_finished_run_trains_no_further(smoke, tmp_path):
+    tds, tok = smoke
+    full, res_full = _train(tds, tok, tmp_path / "run")
+    again, res = _train(tds, tok, tmp_path / "run")
+    assert res_full["steps"] == res["steps"] == 10 and res["train_loss"] is None
+    assert res["resumed_from"].endswith("checkpoint-10")
+    assert not (tmp_path / "run" / "checkpoint-11").exists()
+    for (n, a), (_, b) in zip(full.model.state_dict().items(), again.model.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), n
+    with pytest.raises(TypeError, match="trainer"):
+        training.fit(None)
 
 
 def test_non_finite_loss_stops_with_clear_message(smoke, tmp_path):
@@ -85,7 +112,9 @@ def test_smoke_training_lowers_loss(smoke, tmp_path):
 @pytest.mark.parametrize("kw,name", [(dict(learning_rate=0, batch_size=8), "learning_rate"),
                                      (dict(learning_rate=1e-3, batch_size=0), "batch_size"),
                                      (dict(learning_rate=1e-3, batch_size=8, epochs=0), "epochs"),
-                                     (dict(learning_rate=1e-3, batch_size=8, precision="fp8"), "precision")])
+                                     (dict(learning_rate=1e-3, batch_size=8, precision="fp8"), "precision"),
+                                     (dict(learning_rate="1e-3", batch_size=8), "learning_rate"),
+                                     (dict(learning_rate=1e-3, batch_size=8, max_steps=2.5), "max_steps")])
 def test_training_arguments_validation(tmp_path, kw, name):
     with pytest.raises(ValueError, match=name):
         training.training_arguments(tmp_path, **kw)
@@ -101,6 +130,14 @@ def test_build_classifier_needs_texts_for_tiny():
         training.build_classifier("tiny-random-bert")
     with pytest.raises(ValueError, match="vocab_size"):
         training.tiny_bert_config(0)
+
+
+@pytest.mark.parametrize("n,bs,name", [(0, 16, "n_examples"), (-5, 16, "n_examples"), (10.5, 2, "n_examples"),
+                                       (True, 2, "n_examples"), (10, 0, "batch_size"), (10, -2, "batch_size")])
+def test_steps_per_epoch_validation(n, bs, name):
+    with pytest.raises(ValueError, match=name):
+        training.steps_per_epoch(n, bs)
+    assert training.steps_per_epoch(33, 16) == 3
 
 
 def test_count_parameters_counts_tied_once():

@@ -1,0 +1,205 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import prune
+from transformers import BertConfig, BertForSequenceClassification
+
+from companion import compression as C
+
+
+def small_bert(**kw):
+    torch.manual_seed(0)
+    cfg = dict(vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=40,
+               hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    return BertForSequenceClassification(BertConfig(**{**cfg, **kw})).eval()
+
+
+# ------------------------------------------------------------------ pruning field cases
+def test_ten_by_ten_linear_field_case():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 10))
+    before = model[0].weight.detach().clone()
+    assert C.prune_linear(model, 0.4, scope="local") == ["0"]
+    state = model.state_dict()
+    assert {"0.weight_orig", "0.weight_mask", "0.bias"} == set(state)
+    assert int((model[0].weight == 0).sum()) == 40 and int((state["0.weight_mask"] == 0).sum()) == 40
+    torch.testing.assert_close(state["0.weight_orig"], before)  # the original weights are kept
+    # the 40 smallest magnitudes are the ones zeroed
+    threshold = before.abs().flatten().sort().values[39]
+    assert torch.all(before.abs()[model[0].weight == 0] <= threshold)
+    assert C.make_permanent(model) == ["0"]
+    state = model.state_dict()
+    assert {"0.weight", "0.bias"} == set(state)
+    assert int((state["0.weight"] == 0).sum()) == 40
+    assert C.sparsity(model)["global"] == pytest.approx(0.4)
+
+
+def test_pruning_matches_torch_prune_directly():
+    a, b = small_bert(), small_bert()
+    C.prune_linear(a, 0.3, scope="global", exclude=("classifier",))
+    layers = [m for n, m in b.named_modules() if type(m) is nn.Linear and not n.startswith("classifier")]
+    prune.global_unstructured([(m, "weight") for m in layers], pruning_method=prune.L1Unstructured, amount=0.3)
+    for (na, ma), (nb, mb) in zip(C.linear_layers(a).items(), C.linear_layers(b).items()):
+        torch.testing.assert_close(ma.weight, mb.weight)
+
+
+def test_global_and_local_sparsity_are_reported_correctly():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(100, 100), nn.Linear(100, 10))
+    with torch.no_grad():
+        model[1].weight.mul_(100)  # the small layer has large weights: global pruning spares it
+    C.prune_linear(model, 0.5, scope="global")
+    s = C.sparsity(model)
+    assert s["global"] == pytest.approx(0.5, abs=1e-3)
+    assert s["per_layer"]["1"] < 0.01 and s["per_layer"]["0"] > 0.54
+    naive = np.mean(list(s["per_layer"].values()))
+    assert abs(naive - s["global"]) > 0.2  # averaging per-layer fractions would misreport it
+    assert s["zeros"] == round(0.5 * s["weights"])
+
+    local = nn.Sequential(nn.Linear(100, 100), nn.Linear(100, 10))
+    C.prune_linear(local, 0.5, scope="local")
+    assert all(v == pytest.approx(0.5) for v in C.sparsity(local)["per_layer"].values())
+
+
+def test_dense_file_does_not_shrink_but_sparse_or_structured_does():
+    model = small_bert(hidden_size=64, intermediate_size=256, vocab_size=30)
+    dense = C.state_dict_bytes(model)
+    C.prune_linear(model, 0.8, exclude=("classifier",))
+    with pytest.raises(ValueError, match="make_permanent"):
+        C.sparse_state_dict(model)
+    C.make_permanent(model)
+    assert C.state_dict_bytes(model) == pytest.approx(dense, rel=0.01)  # same bytes, more zeros
+    sparse = C.sparse_state_dict(model)
+    assert C.state_dict_bytes(sparse) < 0.7 * dense
+    restored = {k: v.to_dense() if v.layout == torch.sparse_csr else v for k, v in sparse.items()}
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(restored[k], v)
+
+
+def test_structured_ffn_pruning_shrinks_and_reloads(tmp_path):
+    model = small_bert()
+    ids = torch.randint(5, 60, (3, 7))
+    before_bytes = C.state_dict_bytes(model)
+    out_full = model(input_ids=ids).logits
+    C.prune_ffn_neurons(model, 0.0)
+    torch.testing.assert_close(model(input_ids=ids).logits, out_full)  # nothing removed: same function
+    C.prune_ffn_neurons(model, 0.5)
+    assert model.config.intermediate_size == 20
+    for layer in model.bert.encoder.layer:
+        assert layer.intermediate.dense.weight.shape == (20, 16) and layer.output.dense.weight.shape == (16, 20)
+    assert C.state_dict_bytes(model) < before_bytes
+    model.save_pretrained(tmp_path)
+    again = BertForSequenceClassification.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(again(input_ids=ids).logits, model(input_ids=ids).logits)
+    with pytest.raises(ValueError, match="amount"):
+        C.prune_ffn_neurons(model, 1.0)
+    with pytest.raises(TypeError, match="model"):
+        C.prune_ffn_neurons(nn.Linear(2, 2), 0.5)
+
+
+def test_ffn_pruning_removes_the_weakest_neuron():
+    model = small_bert(num_hidden_layers=1)
+    layer = model.bert.encoder.layer[0]
+    with torch.no_grad():
+        layer.intermediate.dense.weight[7].mul_(1e-3)
+    keep_rows = [i for i in range(40) if i != 7]
+    expected = layer.intermediate.dense.weight.detach()[keep_rows].clone()
+    C.prune_ffn_neurons(model, 1 / 40)
+    torch.testing.assert_close(layer.intermediate.dense.weight.detach(), expected)
+
+
+def test_pruning_errors():
+    with pytest.raises(ValueError, match="amount"):
+        C.prune_linear(nn.Linear(3, 3), 1.5)
+    with pytest.raises(ValueError, match="scope"):
+        C.prune_linear(nn.Linear(3, 3), 0.5, scope="layer")
+    with pytest.raises(ValueError, match="model"):
+        C.prune_linear(nn.Sequential(nn.Linear(3, 3)), 0.5, exclude=("0",))
+    with pytest.raises(TypeError, match="model"):
+        C.linear_layers("bert")
+
+
+# ------------------------------------------------------------------ quantisation
+@pytest.fixture(scope="module")
+def bert_base_pair():
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(num_labels=2)).eval()  # bert-base-uncased's shapes
+    return model, C.quantize_dynamic(model)
+
+
+def test_bert_base_field_case(bert_base_pair):
+    model, quantized = bert_base_pair
+    paths = C.quantized_paths(quantized)
+    assert len(paths) == 74  # 12 layers x (query, key, value, attention output, intermediate, output) + pooler + head
+    assert set(paths) == set(C.linear_layers(model))  # exactly the float Linear layers, at the same paths
+    # class names cannot tell them apart
+    count_by_name = sum(type(m).__name__ == "Linear" for m in quantized.modules())
+    assert count_by_name == 74 and len(C.linear_layers(quantized)) == 0
+    assert C.state_dict_bytes(model) / 1e6 == pytest.approx(438, abs=2)
+    assert C.state_dict_bytes(quantized) / 1e6 == pytest.approx(182, abs=2)
+    assert type(quantized.bert.embeddings.word_embeddings) is nn.Embedding  # embeddings stay float
+    assert quantized.bert.embeddings.word_embeddings.weight.dtype == torch.float32
+    assert C.quantized_paths(model) == []
+
+
+def test_quantized_model_is_close_and_original_untouched():
+    model = small_bert(hidden_size=64, intermediate_size=128)
+    ids = torch.randint(5, 60, (4, 12))
+    q = C.quantize_dynamic(model)
+    assert C.quantized_paths(model) == []
+    ref, out = model(input_ids=ids).logits, q(input_ids=ids).logits
+    assert (out - ref).abs().max() < 0.05 * ref.abs().max() + 0.02
+    with pytest.raises(TypeError, match="model"):
+        C.quantize_dynamic("bert")
+
+
+# ------------------------------------------------------------------ distillation
+def test_distillation_loss_is_t_squared_times_kl():
+    torch.manual_seed(0)
+    s, t = torch.randn(8, 5), torch.randn(8, 5)
+    T = 3.0
+    p_t = torch.softmax(t / T, -1)
+    kl = (p_t * (p_t.log() - torch.log_softmax(s / T, -1))).sum(-1).mean()
+    assert C.distillation_loss(s, t, T).item() == pytest.approx(T * T * kl.item(), rel=1e-5)
+    assert C.distillation_loss(t, t, T).item() == pytest.approx(0.0, abs=1e-6)
+    assert C.distillation_loss(s, t, T, reduction="sum").item() == pytest.approx(8 * T * T * kl.item(), rel=1e-5)
+
+
+def test_distillation_gradient_scale_does_not_fall_with_temperature():
+    torch.manual_seed(0)
+    s = torch.randn(64, 10, requires_grad=True)
+    t = torch.randn(64, 10)
+
+    def grad_norm(T, scaled=True):
+        s.grad = None
+        loss = C.distillation_loss(s, t, T)
+        (loss if scaled else loss / (T * T)).backward()
+        return s.grad.norm().item()
+
+    ratio = grad_norm(4.0) / grad_norm(1.0)
+    assert 0.8 <= ratio <= 1.25
+    unscaled = grad_norm(4.0, scaled=False) / grad_norm(1.0, scaled=False)
+    assert unscaled < 0.1  # without T^2 the gradient shrinks about 16-fold
+
+
+def test_distillation_teacher_gets_no_gradient_and_errors():
+    t = torch.randn(4, 3, requires_grad=True)
+    s = torch.randn(4, 3, requires_grad=True)
+    C.distillation_loss(s, t, 2.0).backward()
+    assert t.grad is None and s.grad is not None
+    with pytest.raises(ValueError, match="temperature"):
+        C.distillation_loss(s, t, 0.0)
+    with pytest.raises(ValueError, match="teacher_logits"):
+        C.distillation_loss(s, torch.randn(4, 2), 2.0)
+    with pytest.raises(ValueError, match="reduction"):
+        C.distillation_loss(s, t, 2.0, reduction="mean")
+
+
+def test_latency_is_measured():
+    model = small_bert()
+    ids = [[2, 10, 11, 12, 3]] * 10
+    ms = C.latency_ms(model, ids, pad_id=0, batch_size=4, repeats=2)
+    assert 0 < ms < 1000
+    with pytest.raises(ValueError, match="repeats"):
+        C.latency_ms(model, ids, 0, repeats=0)

@@ -1,0 +1,395 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer, DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel, ViTMAEConfig
+from transformers.models.vit_mae.modeling_vit_mae import ViTMAEEmbeddings, ViTMAEForPreTraining
+
+from companion import masking, profiles
+
+MASK, VOCAB = 4, 1000
+SPECIAL = [0, 1, 2, 3, 4]  # [PAD], [UNK], [CLS], [SEP], [MASK] as in companion.data.train_wordpiece_tokenizer
+
+
+def batch(n=400, length=64, pad_from=48, seed=0):
+    """[CLS] w ... w [SEP] [PAD]...: rows of random word ids (>= 5) with padding on the second half of rows."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, VOCAB, (n, length), generator=g)
+    ids[:, 0] = 2
+    ids[:, -1] = 3
+    ids[n // 2:, pad_from - 1] = 3
+    ids[n // 2:, pad_from:] = 0
+    return ids
+
+
+def gen(seed=1):
+    return torch.Generator().manual_seed(seed)
+
+
+def rates(ids, inputs, labels, special):
+    selected = labels != -100
+    maskable = ~special
+    return {
+        "selected": (selected & maskable).sum().item() / maskable.sum().item(),
+        "mask": (inputs[selected] == MASK).float().mean().item(),
+        "random": ((inputs[selected] != MASK) & (inputs[selected] != ids[selected])).float().mean().item(),
+        "same": (inputs[selected] == ids[selected]).float().mean().item(),
+    }
+
+
+# ---------------------------------------------------------------------------- 80/10/10
+def test_mlm_rates_and_invariants():
+    ids = batch()
+    special = torch.isin(ids, torch.tensor(SPECIAL))
+    inputs, labels = masking.mlm_mask(ids, mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL, generator=gen())
+    r = rates(ids, inputs, labels, special)
+    assert abs(r["selected"] - 0.15) < 0.02
+    assert abs(r["mask"] - 0.8) < 0.02
+    # a random replacement can draw the original token (probability 1/VOCAB): counted as "same"
+    assert abs(r["random"] - 0.1) < 0.02 and abs(r["same"] - 0.1) < 0.02
+    assert (labels[special] == -100).all(), "special tokens and padding are never targets"
+    assert torch.equal(inputs[special], ids[special]), "special tokens and padding are never changed"
+    unselected = labels == -100
+    assert torch.equal(inputs[unselected], ids[unselected])
+    assert torch.equal(labels[~unselected], ids[~unselected]), "targets are the original tokens"
+    assert inputs.dtype == labels.dtype == torch.long and inputs.shape == ids.shape
+
+
+def test_mlm_is_reproducible_and_accepts_special_tokens_mask_and_1d():
+    ids = batch(8)
+    special = torch.isin(ids, torch.tensor(SPECIAL))
+    a = masking.mlm_mask(ids, mask_token_id=MASK, vocab_size=VOCAB, special_tokens_mask=special, generator=gen(5))
+    b = masking.mlm_mask(ids, mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL, generator=gen(5))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    one = masking.mlm_mask(ids[0].tolist(), mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL,
+                           mlm_probability=1.0)
+    assert one[0].shape == (64,) and (one[1][1:-1] != -100).all() and one[1][0] == one[1][-1] == -100
+
+
+def test_mask_and_random_share_can_be_changed():
+    ids = batch(200)
+    special = torch.isin(ids, torch.tensor(SPECIAL))
+    inputs, labels = masking.mlm_mask(ids, mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL,
+                                      mlm_probability=0.3, mask_replace_prob=1.0, random_replace_prob=0.0,
+                                      generator=gen())
+    r = rates(ids, inputs, labels, special)
+    assert abs(r["selected"] - 0.3) < 0.02 and r["mask"] == 1.0
+
+
+@pytest.mark.parametrize("kw,name", [
+    (dict(mlm_probability=1.5), "mlm_probability"), (dict(mlm_probability=-0.1), "mlm_probability"),
+    (dict(mlm_probability="0.15"), "mlm_probability"), (dict(mask_replace_prob=0.95), "random_replace_prob"),
+    (dict(random_replace_prob=-0.1), "random_replace_prob"), (dict(mask_token_id=VOCAB), "mask_token_id"),
+    (dict(vocab_size=0), "vocab_size"),
+])
+def test_mlm_bad_arguments(kw, name):
+    args = dict(mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL) | kw
+    with pytest.raises(ValueError, match=name):
+        masking.mlm_mask(batch(2), **args)
+
+
+def test_mlm_requires_special_token_information():
+    with pytest.raises(ValueError, match="special_tokens_mask"):
+        masking.mlm_mask(batch(2), mask_token_id=MASK, vocab_size=VOCAB)
+    with pytest.raises(ValueError, match="special_tokens_mask"):
+        masking.mlm_mask(batch(2), mask_token_id=MASK, vocab_size=VOCAB, special_tokens_mask=torch.zeros(3, 64))
+    with pytest.raises(ValueError, match="input_ids"):
+        masking.mlm_mask(torch.rand(2, 4), mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL)
+
+
+# ---------------------------------------------------------------------------- agreement with transformers
+@pytest.fixture(scope="module")
+def bert_tokenizer():
+    return AutoTokenizer.from_pretrained(profiles.minilm_path())
+
+
+def test_same_maskable_positions_as_transformers_collator(bert_tokenizer):
+    texts = ["The film was unwatchable.", "A masterpiece of slow cinema, beautifully shot!", "Meh."]
+    enc = bert_tokenizer(texts, padding=True, return_special_tokens_mask=True, return_tensors="pt")
+    ids, special = enc["input_ids"], enc["special_tokens_mask"].bool()
+    hf = DataCollatorForLanguageModeling(bert_tokenizer, mlm_probability=1.0, seed=0)
+    hf_batch = hf([{"input_ids": row} for row in ids.tolist()])  # the collator derives special tokens itself
+    ours_inputs, ours_labels = masking.mlm_mask(ids, mask_token_id=bert_tokenizer.mask_token_id,
+                                                vocab_size=len(bert_tokenizer),
+                                                special_ids=bert_tokenizer.all_special_ids, mlm_probability=1.0)
+    assert torch.equal(hf_batch["labels"] != -100, ours_labels != -100)
+    assert torch.equal(ours_labels != -100, ~special & (enc["attention_mask"] == 1))
+    # and with the tokenizer's own special_tokens_mask
+    _, labels2 = masking.mlm_mask(ids, mask_token_id=bert_tokenizer.mask_token_id, vocab_size=len(bert_tokenizer),
+                                  special_tokens_mask=special, mlm_probability=1.0)
+    assert torch.equal(labels2, ours_labels)
+
+
+def test_same_rates_as_transformers_collator(bert_tokenizer):
+    ids = batch(400, 64)
+    ids[ids >= 5] += 1000  # ordinary word pieces of the real vocabulary
+    special_ids = bert_tokenizer.all_special_ids
+    ids[:, 0], ids[:, -1] = bert_tokenizer.cls_token_id, bert_tokenizer.sep_token_id
+    ids[200:, 47], ids[200:, 48:] = bert_tokenizer.sep_token_id, bert_tokenizer.pad_token_id
+    hf = DataCollatorForLanguageModeling(bert_tokenizer, mlm_probability=0.15, seed=0)
+    hf_batch = hf([{"input_ids": row} for row in ids.tolist()])
+    ours = masking.mlm_mask(ids, mask_token_id=bert_tokenizer.mask_token_id, vocab_size=len(bert_tokenizer),
+                            special_ids=special_ids, generator=gen())
+    maskable = ~torch.isin(ids, torch.tensor(special_ids))
+    assert maskable.sum().item() == 400 * 64 - 200 * 2 - 200 * 18
+    for inputs, labels in [(hf_batch["input_ids"], hf_batch["labels"]), ours]:
+        sel = labels != -100
+        assert abs(sel.sum().item() / maskable.sum().item() - 0.15) < 0.02
+        assert abs((inputs[sel] == bert_tokenizer.mask_token_id).float().mean().item() - 0.8) < 0.02
+        assert not sel[torch.isin(ids, torch.tensor(special_ids))].any()
+
+
+# ---------------------------------------------------------------------------- whole words
+def test_wordpiece_word_ids():
+    tokens = ["[CLS]", "un", "##watch", "##able", "film", "!", "[SEP]", "[PAD]"]
+    assert masking.wordpiece_word_ids(tokens) == [None, 0, 0, 0, 1, 2, None, None]
+    # explicit flags override the token strings
+    assert masking.wordpiece_word_ids(["x", "[MASK]", "y"], special_tokens_mask=[1, 0, 0]) == [None, 0, 1]
+
+
+def test_wordpiece_word_ids_without_boundary_raises():
+    with pytest.raises(ValueError, match="no word"):
+        masking.wordpiece_word_ids(["[CLS]", "##ing", "film"])
+    with pytest.raises(ValueError, match="no word"):
+        masking.wordpiece_word_ids(["##ing"])
+    with pytest.raises(TypeError, match="tokens"):
+        masking.wordpiece_word_ids("a string")
+    with pytest.raises(ValueError, match="special_tokens_mask"):
+        masking.wordpiece_word_ids(["a", "b"], special_tokens_mask=[0])
+
+
+def test_whole_word_mask_selects_words_together_at_the_right_rate():
+    g = torch.Generator().manual_seed(0)
+    n, length = 300, 60
+    ids = torch.randint(5, VOCAB, (n, length), generator=g)
+    ids[:, 0], ids[:, -1] = 2, 3
+    # words of 1-3 pieces
+    word_ids = []
+    for _ in range(n):
+        row, w = [None], 0
+        while len(row) < length - 1:
+            row += [w] * min(int(torch.randint(1, 4, (1,), generator=g)), length - 1 - len(row))
+            w += 1
+        word_ids.append(row + [None])
+    inputs, labels = masking.whole_word_mask(ids, word_ids, mask_token_id=MASK, vocab_size=VOCAB, generator=gen())
+    selected = labels != -100
+    words = torch.tensor([[-1 if w is None else w for w in r] for r in word_ids])
+    for r in range(n):
+        for w in words[r].unique():
+            if w >= 0:
+                flags = selected[r][words[r] == w]
+                assert flags.all() or not flags.any(), "a word is masked entirely or not at all"
+    assert not selected[:, [0, -1]].any()
+    special = words < 0
+    rate = rates(ids, inputs, labels, special)
+    assert abs(rate["selected"] - 0.15) < 0.02 and abs(rate["mask"] - 0.8) < 0.02
+
+
+def test_whole_word_mask_needs_word_ids(bert_tokenizer):
+    ids = batch(2)
+    with pytest.raises(ValueError, match="word_ids"):
+        masking.whole_word_mask(ids, None, mask_token_id=MASK, vocab_size=VOCAB)
+    with pytest.raises(ValueError, match="word_ids"):
+        masking.whole_word_mask(ids, [[0] * 64], mask_token_id=MASK, vocab_size=VOCAB)
+    # a fast tokenizer's word_ids work directly, for one 1-D sequence too
+    enc = bert_tokenizer("unwatchable films")
+    inputs, labels = masking.whole_word_mask(enc["input_ids"], enc.word_ids(), mask_token_id=bert_tokenizer.mask_token_id,
+                                             vocab_size=len(bert_tokenizer), mlm_probability=1.0)
+    assert labels[0] == labels[-1] == -100 and (labels[1:-1] != -100).all()
+
+
+# ---------------------------------------------------------------------------- spans
+def test_span_lengths_follow_the_truncated_geometric():
+    lengths = masking.sample_span_lengths(200_000, p=0.2, max_span=10, generator=gen())
+    assert lengths.min() >= 1 and lengths.max() <= 10
+    q = 0.8
+    pmf = np.array([0.2 * q ** (k - 1) for k in range(1, 11)]) / (1 - q**10)
+    observed = np.bincount(lengths.numpy(), minlength=11)[1:] / len(lengths)
+    assert np.abs(observed - pmf).max() < 0.005
+    assert abs(lengths.float().mean().item() - 3.8) < 0.05  # SpanBERT's reported mean span length
+    with pytest.raises(ValueError, match="p"):
+        masking.sample_span_lengths(3, p=0)
+    with pytest.raises(ValueError, match="max_span"):
+        masking.sample_span_lengths(3, max_span=0)
+
+
+def test_span_mask_budget_contiguity_and_span_level_decisions():
+    ids = batch(300)
+    special = torch.isin(ids, torch.tensor(SPECIAL))
+    inputs, labels = masking.span_mask(ids, mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL, generator=gen())
+    selected = labels != -100
+    per_row = selected.sum(1)
+    budget = torch.round(0.15 * (~special).sum(1).double()).long()
+    assert torch.equal(per_row, budget), "exactly round(p * n) tokens per sequence"
+    assert not selected[special].any() and torch.equal(inputs[special], ids[special])
+    # spans: the mean run length of selected positions is well above 1 (token masking gives ~1.2)
+    runs = []
+    for row in selected.tolist():
+        n = 0
+        for flag in row + [False]:
+            if flag:
+                n += 1
+            elif n:
+                runs.append(n)
+                n = 0
+    assert np.mean(runs) > 2.5
+    r = rates(ids, inputs, labels, special)
+    assert abs(r["mask"] - 0.8) < 0.04  # decisions per span: fewer independent draws, wider tolerance
+
+
+def test_apply_replacement_groups_share_a_decision():
+    ids = torch.arange(5, 45).reshape(1, 40)
+    groups = torch.tensor([[0] * 20 + [1] * 20])
+    for seed in range(20):
+        inputs, labels = masking.apply_replacement(ids, torch.ones_like(ids, dtype=torch.bool), mask_token_id=MASK,
+                                                   vocab_size=VOCAB, groups=groups, generator=gen(seed))
+        for g in (0, 1):
+            part = inputs[groups == g]
+            kinds = {"mask" if t == MASK else "same" if t == o else "random"
+                     for t, o in zip(part.tolist(), ids[groups == g].tolist())}
+            assert len(kinds) == 1
+    with pytest.raises(ValueError, match="selected"):
+        masking.apply_replacement(ids, torch.ones(2, 2, dtype=torch.bool), mask_token_id=MASK, vocab_size=VOCAB)
+
+
+# ---------------------------------------------------------------------------- causal LM
+def test_causal_labels_and_shift_match_gpt2_loss():
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=16,
+                                       bos_token_id=0, eos_token_id=0, pad_token_id=0)).eval()
+    ids = torch.randint(1, 50, (3, 10))
+    attention = torch.ones_like(ids)
+    attention[1, 7:] = 0
+    ids[1, 7:] = 0
+    labels = masking.causal_lm_labels(ids, attention)
+    assert (labels[1, 7:] == -100).all() and torch.equal(labels[0], ids[0])
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=attention, labels=labels)
+    logits, targets = masking.shift_for_next_token(out.logits, labels)
+    ours = torch.nn.functional.cross_entropy(logits.reshape(-1, 50), targets.reshape(-1), ignore_index=-100)
+    assert torch.allclose(ours, out.loss, atol=1e-6)
+    with pytest.raises(ValueError, match="attention_mask"):
+        masking.causal_lm_labels(ids, attention[:, :5])
+    with pytest.raises(ValueError, match="labels"):
+        masking.shift_for_next_token(out.logits[:, :1], labels[:, :1])
+
+
+def test_causal_labels_match_transformers_collator_without_mlm(bert_tokenizer):
+    examples = [{"input_ids": bert_tokenizer(t)["input_ids"]} for t in ["A short one.", "A somewhat longer sentence here."]]
+    hf = DataCollatorForLanguageModeling(bert_tokenizer, mlm=False)(examples)
+    assert torch.equal(masking.causal_lm_labels(hf["input_ids"], hf["attention_mask"]), hf["labels"])
+
+
+def test_causal_labels_keep_real_end_of_text_that_shares_the_pad_id():
+    ids = torch.tensor([[7, 8, 0], [7, 0, 0]])  # id 0 is a real end-of-text in row 0, padding in row 1
+    attention = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    assert masking.causal_lm_labels(ids, attention).tolist() == [[7, 8, 0], [7, 0, -100]]
+
+
+# ---------------------------------------------------------------------------- NSP / SOP
+DOCS = [["A1.", "A2.", "A3."], ["B1.", "B2."], ["C1."]]
+MANY = [[f"d{d} s{i}" for i in range(d % 4)] for d in range(800)]  # 0-3 sentences each: 600 pairs
+
+
+def where(sentence):
+    doc, sent = sentence.split()
+    return int(doc[1:]), int(sent[1:])
+
+
+def test_nsp_pairs():
+    pairs = masking.nsp_pairs(MANY, seed=0)
+    assert len(pairs) == 600
+    for p in pairs:
+        (da, sa), (db, sb) = where(p.a), where(p.b)
+        if p.label == 0:
+            assert da == db and sb == sa + 1, "label 0: B is the sentence after A"
+        else:
+            assert da != db, "label 1: a random B from another document"
+    assert abs(np.mean([p.label for p in pairs]) - 0.5) < 0.05
+    assert all(p.label == 0 for p in masking.nsp_pairs(DOCS, random_prob=0.0))
+
+
+def test_sop_pairs():
+    pairs = masking.sop_pairs(MANY, seed=0)
+    assert len(pairs) == 600
+    for p in pairs:
+        (da, sa), (db, sb) = where(p.a), where(p.b)
+        assert da == db, "both sentences from the same document"
+        assert sb == sa + 1 if p.label == 0 else sa == sb + 1
+    assert abs(np.mean([p.label for p in pairs]) - 0.5) < 0.05
+
+
+def test_sentence_pairs_bad_input():
+    with pytest.raises(ValueError, match="two sentences"):
+        masking.nsp_pairs([["one."], ["two."]])
+    with pytest.raises(ValueError, match="two non-empty documents"):
+        masking.nsp_pairs([["a.", "b."]])
+    with pytest.raises(ValueError, match="random_prob"):
+        masking.nsp_pairs(DOCS, random_prob=2)
+    with pytest.raises(TypeError, match="documents"):
+        masking.sop_pairs(["a. b.", "c. d."])
+    with pytest.raises(ValueError, match="swap_prob"):
+        masking.sop_pairs(DOCS, swap_prob=-1)
+
+
+# ---------------------------------------------------------------------------- MAE
+def test_patchify_matches_vitmae_and_round_trips():
+    cfg = ViTMAEConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=16, num_hidden_layers=1,
+                       num_attention_heads=2, intermediate_size=32, decoder_hidden_size=16,
+                       decoder_num_hidden_layers=1, decoder_num_attention_heads=2, decoder_intermediate_size=32)
+    images = torch.randn(2, 3, 32, 32)
+    ref = ViTMAEForPreTraining(cfg).patchify(images)
+    ours = masking.patchify(images, 8)
+    assert ours.shape == (2, 16, 192) and torch.equal(ours, ref)
+    assert torch.equal(masking.unpatchify(ours, 8, 32, 32), images)
+    with pytest.raises(ValueError, match="divisible"):
+        masking.patchify(torch.randn(1, 3, 30, 32), 8)
+    with pytest.raises(ValueError, match="patches"):
+        masking.unpatchify(ours, 8, 32, 40)
+
+
+def test_random_patch_masking_matches_vitmae():
+    cfg = ViTMAEConfig(image_size=32, patch_size=8, hidden_size=16, mask_ratio=0.75)
+    emb = ViTMAEEmbeddings(cfg)
+    noise = torch.rand(4, 16, generator=gen())
+    seq = torch.randn(4, 16, 5)
+    ref_kept, ref_mask, ref_restore = emb.random_masking(seq, noise=noise)
+    ours = masking.random_patch_masking(4, 16, 0.75, noise=noise)
+    assert torch.equal(ours.mask, ref_mask) and torch.equal(ours.ids_restore, ref_restore)
+    kept = torch.gather(seq, 1, ours.ids_keep[..., None].expand(-1, -1, 5))
+    assert torch.equal(kept, ref_kept)
+
+
+def test_random_patch_masking_invariants():
+    m = masking.random_patch_masking(64, 196, 0.75, generator=gen())
+    assert m.ids_keep.shape == (64, 49) and m.mask.shape == (64, 196)
+    assert (m.mask.sum(1) == 147).all(), "75% of 196 patches hidden in every image"
+    kept_flags = torch.zeros(64, 196).scatter(1, m.ids_keep, 1.0)
+    assert torch.equal(kept_flags, 1 - m.mask), "ids_keep are exactly the unmasked patches"
+    shuffled = torch.argsort(m.ids_restore, 1)  # = ids_shuffle
+    assert torch.equal(torch.gather(shuffled, 1, m.ids_restore), torch.arange(196).expand(64, -1))
+    # every patch is equally likely to be hidden
+    assert abs(m.mask.mean(0).std().item()) < 0.1
+    for kw, name in [(dict(mask_ratio=1.0), "mask_ratio"), (dict(batch_size=0), "batch_size"),
+                     (dict(noise=torch.rand(1, 3)), "noise")]:
+        args = dict(batch_size=1, num_patches=4) | kw
+        with pytest.raises(ValueError, match=name):
+            masking.random_patch_masking(**args)
+
+
+# ---------------------------------------------------------------------------- collator
+@pytest.mark.parametrize("strategy", masking.STRATEGIES)
+def test_collator(bert_tokenizer, strategy):
+    texts = ["An unwatchable, overlong film.", "Beautifully shot and acted; I loved every minute of it."] * 20
+    examples = [{"input_ids": bert_tokenizer(t)["input_ids"]} for t in texts]
+    out = masking.MLMCollator(bert_tokenizer, strategy=strategy, mlm_probability=0.3, seed=0)(examples)
+    assert set(out) == {"input_ids", "attention_mask", "labels"}
+    assert out["input_ids"].shape == out["labels"].shape == out["attention_mask"].shape
+    pad = out["attention_mask"] == 0
+    assert (out["labels"][pad] == -100).all() and (out["input_ids"][pad] == bert_tokenizer.pad_token_id).all()
+    assert (out["labels"][:, 0] == -100).all()
+    sel = (out["labels"] != -100).sum().item() / (out["attention_mask"].sum().item() - 2 * len(texts))
+    assert 0.15 < sel < 0.45
+    with pytest.raises(ValueError, match="strategy"):
+        masking.MLMCollator(bert_tokenizer, strategy="pixels")

@@ -1,0 +1,263 @@
+import json
+
+import pandas as pd
+import pytest
+from datasets import Dataset
+
+from companion import data, preprocessing as pp
+
+
+# ---------------------------------------------------------------------------- data
+def test_imdb_unsupervised_sample_is_raw_and_has_duplicates():
+    df = pp.load_imdb_unsupervised("sample")
+    assert list(df.columns) == ["doc_id", "text"] and len(df) >= 1000
+    assert df["text"].str.contains("<br />").any()  # raw: the cleaning is the reader's job
+    assert len(pp.exact_duplicates(list(df["text"]))) > 0  # the sample is enriched with duplicate groups
+    assert len(pp.load_imdb_unsupervised("sample", n=10)) == 10
+    with pytest.raises(ValueError, match="source"):
+        pp.load_imdb_unsupervised("wikipedia")
+    with pytest.raises(ValueError, match="n"):
+        pp.load_imdb_unsupervised("sample", n=0)
+
+
+def test_imdb_unsupervised_metadata_matches_sample():
+    meta = json.loads((data.packaged_data_dir() / "imdb" / "unsupervised.json").read_text())
+    df = pp.load_imdb_unsupervised("sample")
+    assert meta["rows"] == len(df)
+    assert meta["full_corpus"]["documents"] == 50_000
+
+
+def test_tatoeba_pairs(tmp_path):
+    df = pp.load_tatoeba_pairs()
+    assert list(df.columns) == ["english", "chinese", "attribution"] and len(df) == 5000
+    assert df["attribution"].str.startswith("CC-BY 2.0 (France)").all()
+    assert not df["english"].str.startswith("\ufeff").any()
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("Hi.\t你好。\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="path"):
+        pp.load_tatoeba_pairs(bad)
+    bom = tmp_path / "bom.tsv"
+    bom.write_text("\ufeffHi.\t你好。\tCC-BY\n", encoding="utf-8")
+    assert pp.load_tatoeba_pairs(bom)["english"][0] == "Hi."
+
+
+# ---------------------------------------------------------------------------- cleaning
+def test_normalize_unicode_folds_compatibility_forms():
+    assert pp.normalize_unicode("ＡＢＣ１２\u00a0ﬁne café") == "ABC12 fine café"
+    assert pp.normalize_unicode("cafe\u0301") == "café"  # combining accent composed
+    with pytest.raises(TypeError, match="text"):
+        pp.normalize_unicode(3)
+    with pytest.raises(ValueError, match="form"):
+        pp.normalize_unicode("x", "NFX")
+
+
+def test_strip_html():
+    raw = "Great film.<br /><br />Loved it &amp; the <i>score</i>.<script>alert(1)</script> 5 &lt; 7"
+    assert pp.strip_html(raw) == "Great film. Loved it & the score. 5 < 7"
+    assert pp.strip_html("a < b and c > d") == "a < b and c > d"
+    assert pp.strip_html("don&#39;t") == "don't"
+    with pytest.raises(TypeError, match="text"):
+        pp.strip_html(None)
+
+
+def test_clean_text_agrees_with_clean_review_on_imdb():
+    # companion.data.clean_review only handles <br />; clean_text is a superset on IMDb texts
+    for text in pp.load_imdb_unsupervised("sample", n=50)["text"]:
+        if "&" not in text and "<" not in text.replace("<br />", ""):
+            assert pp.clean_text(text) == data.clean_review(pp.normalize_unicode(text))
+
+
+def test_duplicate_ngram_fraction():
+    assert pp.duplicate_ngram_fraction("the cat sat on the mat", 3) == 0.0
+    # "a b c a b c": the 3-gram (a b c) repeats once, marking the last three words (3 of 6 chars)
+    assert pp.duplicate_ngram_fraction("a b c a b c", 3) == pytest.approx(0.5)
+    spam = " ".join(["buy now"] * 20)
+    assert pp.duplicate_ngram_fraction(spam, 3) > 0.9
+    assert pp.duplicate_ngram_fraction("too short", 3) == 0.0
+    with pytest.raises(ValueError, match="n"):
+        pp.duplicate_ngram_fraction("x", 0)
+
+
+def test_scrub_pii():
+    text = "Mail me at jane.doe@example.com or see https://example.org/page?id=3 and www.imdb.com."
+    scrubbed, counts = pp.scrub_pii(text)
+    assert scrubbed == "Mail me at <EMAIL> or see <URL> and <URL>."
+    assert counts == {"email": 1, "url": 2}
+    assert pp.scrub_pii("nothing here")[1] == {"email": 0, "url": 0}
+    with pytest.raises(TypeError, match="text"):
+        pp.scrub_pii(b"bytes")
+
+
+# ---------------------------------------------------------------------------- duplicates
+def test_exact_duplicates_against_pandas():
+    texts = ["A film.", "a  film.", "Another", "A film.", "another", "new"]
+    dups = pp.exact_duplicates(texts)
+    normalised = pd.Series([" ".join(t.lower().split()) for t in texts])
+    assert dups == list(normalised[normalised.duplicated()].index) == [1, 3, 4]
+    with pytest.raises(TypeError, match="texts"):
+        pp.exact_duplicates("a single string")
+    with pytest.raises(TypeError, match="texts"):
+        pp.exact_duplicates(["ok", None])
+
+
+def test_shingles_and_jaccard():
+    assert pp.shingles("A b, c d", 2) == {"a b", "b c", "c d"}
+    assert pp.shingles("one two", 5) == {"one two"}
+    assert pp.shingles("", 5) == set()
+    assert pp.jaccard({1, 2, 3}, {2, 3, 4}) == pytest.approx(0.5)
+    assert pp.jaccard(set(), set()) == 1.0
+    with pytest.raises(ValueError, match="n"):
+        pp.shingles("x", 0)
+
+
+def _edit(text, every):
+    words = text.split()
+    return " ".join(w.upper() + "x" if i % every == 0 else w for i, w in enumerate(words))
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return [pp.clean_text(t) for t in data.load_imdb("fixture", clean=False)["train"]["text"]][:120]
+
+
+def test_minhash_estimates_jaccard(corpus):
+    a = corpus[0]
+    b = _edit(a, 15)  # change every 15th word
+    exact = pp.jaccard(pp.shingles(a), pp.shingles(b))
+    sig = pp.minhashes([a, b], num_perm=256)
+    assert abs(sig[0].jaccard(sig[1]) - exact) < 0.1
+    with pytest.raises(ValueError, match="num_perm"):
+        pp.minhashes([a], num_perm=1)
+
+
+def test_near_duplicate_clusters_find_planted_copies(corpus):
+    texts = list(corpus) + [_edit(corpus[3], 40), corpus[7], _edit(corpus[3], 50)]
+    clusters = pp.near_duplicate_clusters(texts, threshold=0.7)
+    n = len(corpus)
+    assert [3, n, n + 2] in clusters and [7, n + 1] in clusters
+    assert len(clusters) == 2
+    assert pp.near_duplicates_to_drop(clusters) == [n, n + 1, n + 2]
+    # a heavy edit is no longer a near duplicate
+    assert pp.near_duplicate_clusters([corpus[3], _edit(corpus[3], 2)], threshold=0.7) == []
+    with pytest.raises(ValueError, match="threshold"):
+        pp.near_duplicate_clusters(texts, threshold=1.5)
+
+
+def test_clean_corpus_report_counts(corpus):
+    base = list(corpus[:40])
+    raw = base + [
+        corpus[0],                                  # exact duplicate
+        corpus[1].upper(),                          # exact duplicate up to case
+        "too short",                                # length filter
+        " ".join(["spam spam spam"] * 30),          # repetition filter
+        "<p>" + _edit(corpus[2], 60) + "</p>",      # near duplicate once the HTML is gone
+        "write to me@example.com " + corpus[41],    # PII, otherwise new
+    ]
+    kept, report = pp.clean_corpus(raw, min_words=10)
+    assert report["removed"].tolist() == [0, 1, 1, 2, 1, 0]
+    assert report["documents out"].tolist()[-1] == len(kept) == 41
+    assert report.loc["PII scrubbing (e-mails, URLs)", "changed"] >= 1
+    assert not kept["text"].str.contains("me@example.com").any()
+    assert kept["position"].tolist() == list(range(40)) + [45]
+    with pytest.raises(ValueError, match="min_words"):
+        pp.clean_corpus(raw, min_words=10, max_words=5)
+    with pytest.raises(ValueError, match="max_duplicate_ngram_fraction"):
+        pp.clean_corpus(raw, max_duplicate_ngram_fraction=1.5)
+
+
+# ---------------------------------------------------------------------------- splits
+def _labelled(n=200):
+    return Dataset.from_dict({"text": [f"review number {i}" for i in range(n)], "label": [i % 4 == 0 for i in range(n)]})
+
+
+def test_split_dataset_is_deterministic_and_stratified():
+    ds = _labelled().map(lambda b: {"label": [int(x) for x in b["label"]]}, batched=True)
+    a = pp.split_dataset(ds, validation_size=0.1, test_size=0.2, seed=3, stratify_by_column="label")
+    b = pp.split_dataset(ds, validation_size=0.1, test_size=0.2, seed=3, stratify_by_column="label")
+    assert {k: len(v) for k, v in a.items()} == {"train": 140, "validation": 20, "test": 40}
+    for split in a:
+        assert list(a[split]["text"]) == list(b[split]["text"])
+        assert sum(a[split]["label"]) / len(a[split]) == pytest.approx(0.25)
+    texts = [set(a[s]["text"]) for s in a]
+    assert not (texts[0] & texts[1]) and not (texts[0] & texts[2]) and not (texts[1] & texts[2])
+    c = pp.split_dataset(ds, validation_size=20, test_size=40, seed=4)
+    assert list(c["test"]["text"]) != list(a["test"]["text"])
+
+
+@pytest.mark.parametrize("kw,name", [(dict(validation_size=0, test_size=0.1), "validation_size"),
+                                     (dict(validation_size=0.1, test_size=1.0), "test_size"),
+                                     (dict(validation_size=100, test_size=100), "validation_size"),
+                                     (dict(validation_size=0.1, test_size=0.1, stratify_by_column="stars"),
+                                      "stratify_by_column")])
+def test_split_dataset_bad_arguments(kw, name):
+    with pytest.raises(ValueError, match=name):
+        pp.split_dataset(_labelled(), **kw)
+
+
+def test_cross_split_near_duplicates_finds_leaks(corpus):
+    splits = {"train": list(corpus[:50]),
+              "validation": list(corpus[50:60]) + [_edit(corpus[4], 80)],
+              "test": list(corpus[60:70]) + [corpus[9]]}
+    leaks = pp.cross_split_near_duplicates(splits, threshold=0.7)
+    assert leaks[["split", "index", "reference_index"]].values.tolist() == [["test", 10, 9], ["validation", 10, 4]]
+    assert leaks["jaccard"].tolist()[0] == 1.0 and leaks["jaccard"].tolist()[1] >= 0.7
+    with pytest.raises(ValueError, match="reference"):
+        pp.cross_split_near_duplicates(splits, reference="dev")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_save_splits_round_trip(tmp_path, fmt):
+    from datasets import load_dataset
+
+    dsd = pp.split_dataset(_labelled(50), validation_size=5, test_size=5)
+    paths = pp.save_splits(dsd, tmp_path, fmt)
+    back = load_dataset("parquet" if fmt == "parquet" else "json", data_files={k: str(v) for k, v in paths.items()})
+    assert list(back["test"]["text"]) == list(dsd["test"]["text"])
+    with pytest.raises(ValueError, match="fmt"):
+        pp.save_splits(dsd, tmp_path, "csv")
+
+
+# ---------------------------------------------------------------------------- tokenizers
+@pytest.fixture(scope="module")
+def pairs():
+    return pp.load_tatoeba_pairs(n=1000)
+
+
+def test_bpe_never_unknown_and_costs_bytes_on_unseen_script(pairs):
+    tok = pp.train_bpe_tokenizer(list(pairs["english"]), vocab_size=400)
+    assert pp.unknown_rate(tok, list(pairs["chinese"][:50])) == 0.0
+    # Chinese characters were never seen: one token per UTF-8 byte (3 per character)
+    assert pp.fertility(tok, ["你好世界"], per="char") == pytest.approx(3.0)
+    assert tok.decode(tok("How are you?")["input_ids"]) == "How are you?"
+    with pytest.raises(ValueError, match="vocab_size"):
+        pp.train_bpe_tokenizer(["x"], vocab_size=100)
+
+
+def test_unigram_on_chinese_and_fertility(pairs):
+    zh = list(pairs["chinese"])
+    n_chars = len(pp.distinct_characters(zh))
+    assert 500 < n_chars < 1500  # a thousand short Chinese sentences
+    small = pp.train_unigram_tokenizer(zh, vocab_size=n_chars + 50)
+    large = pp.train_unigram_tokenizer(zh, vocab_size=n_chars + 1500)
+    held = zh[-100:]
+    assert pp.fertility(large, held, per="char") < pp.fertility(small, held, per="char") <= 1.0
+    assert pp.tokens(small, "☃") == ["▁", "<unk>"]  # a never-seen character becomes <unk> ...
+    assert small.tokenize("☃") == ["▁", "☃"]  # ... although tokenize() shows the character itself
+    assert pp.unknown_rate(small, ["☃ ☄"]) == 0.5
+    assert len(large) <= n_chars + 1500
+    with pytest.raises(ValueError, match=f"at least {n_chars + 4}"):
+        pp.train_unigram_tokenizer(zh, vocab_size=300)
+
+
+def test_fertility_counts_tokens_per_word_and_char(pairs):
+    wp = data.train_wordpiece_tokenizer(list(pairs["english"]), vocab_size=500)
+    text = "unbelievably good"
+    tokens = wp.tokenize(text)
+    assert pp.tokens(wp, text) == tokens
+    assert pp.fertility(wp, [text]) == pytest.approx(len(tokens) / 2)
+    assert pp.fertility(wp, [text], per="char") == pytest.approx(len(tokens) / len("unbelievablygood"))
+    assert sum(pp.token_counts(wp, [text, text]).values()) == 2 * len(tokens)
+    with pytest.raises(ValueError, match="per"):
+        pp.fertility(wp, [text], per="sentence")
+    with pytest.raises(ValueError, match="texts"):
+        pp.fertility(wp, [" "])

@@ -1,0 +1,332 @@
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset, DatasetDict
+
+from companion import metrics, translation as tr
+from companion.data import packaged_data_dir, train_wordpiece_tokenizer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The models here are tiny: one thread is faster than two (no synchronisation), and much
+    faster when other processes share the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------------------- data
+def test_committed_sample_format_and_licence():
+    raw = (packaged_data_dir() / "tatoeba" / "pairs.tsv").read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf"), "the byte-order mark must be stripped"
+    lines = raw.decode("utf-8").splitlines()
+    assert len(lines) == 5000
+    assert all(len(line.split("\t")) == 3 for line in lines)
+    assert all(line.split("\t")[2].startswith("CC-BY 2.0 (France) Attribution: tatoeba.org #") for line in lines)
+    notice = (packaged_data_dir() / "tatoeba" / "README.md").read_text(encoding="utf-8")
+    assert "CC-BY 2.0 FR" in notice and "attribution" in notice
+
+
+def test_load_tatoeba_splits_are_disjoint_by_english_sentence_and_deterministic():
+    ds = tr.load_tatoeba("sample")
+    sizes = {k: len(v) for k, v in ds.items()}
+    assert sum(sizes.values()) == 5000 and sizes["test"] >= 500 and sizes["validation"] >= 250
+    assert ds["train"].column_names == ["en", "zh", "attribution"]
+    english = {k: set(v["en"]) for k, v in ds.items()}
+    assert not english["train"] & english["test"] and not english["train"] & english["validation"]
+    assert not english["validation"] & english["test"]
+    again = tr.load_tatoeba("sample")
+    assert list(again["test"]["zh"]) == list(ds["test"]["zh"])
+    other = tr.load_tatoeba("sample", seed=1)
+    assert list(other["test"]["zh"]) != list(ds["test"]["zh"])
+
+
+def test_load_tatoeba_fixture_and_errors(tmp_path):
+    fx = tr.load_tatoeba("fixture")
+    assert sum(len(v) for v in fx.values()) == 400 and len(fx["test"]) >= 60
+    path = tmp_path / "pairs.tsv"
+    path.write_text("\ufeffHi.\t嗨。\tA\nHi.\t你好。\tB\nRun.\t跑。\tC\nStop!\t住手！\tD\n", encoding="utf-8")
+    small = tr.load_tatoeba(str(path), validation_size=1, test_size=1)
+    assert "\ufeff" not in "".join(sum((list(v["en"]) for v in small.values()), []))
+    with pytest.raises(ValueError, match="source"):
+        tr.load_tatoeba("hub")
+    with pytest.raises(ValueError, match="test_size"):
+        tr.load_tatoeba(str(path), validation_size=2, test_size=2)
+
+
+def test_grouped_split_keeps_groups_together():
+    keys = ["a", "a", "b", "c", "c", "c", "d", "e"]
+    parts = tr.grouped_split(keys, validation_size=1, test_size=2, seed=3)
+    assert sorted(sum(parts.values(), [])) == list(range(len(keys)))
+    where = {keys[i]: split for split, pos in parts.items() for i in pos}
+    for split, pos in parts.items():
+        assert all(where[keys[i]] == split for i in pos)
+    assert len(parts["test"]) >= 2 and len(parts["validation"]) >= 1
+    with pytest.raises(ValueError, match="validation_size"):
+        tr.grouped_split(keys, validation_size=-1, test_size=1)
+
+
+def test_pairs_from_records_accepts_wmt_and_flat_layouts():
+    recs = [{"translation": {"en": "Hi.", "zh": "你好。"}}, {"translation": {"en": " ", "zh": "空"}}]
+    assert tr.pairs_from_records(recs) == {"en": ["Hi."], "zh": ["你好。"]}
+    assert tr.pairs_from_records([{"en": "Run.", "zh": "跑。"}]) == {"en": ["Run."], "zh": ["跑。"]}
+    with pytest.raises(ValueError, match="records"):
+        tr.pairs_from_records([{"text": "x"}])
+
+
+# ---------------------------------------------------------------------------- character vocabulary
+def test_char_tokenizer_ids_roundtrip_and_unknowns():
+    tok = tr.train_char_tokenizer(["你好。", "你们好！", "我想念Mary 的厨艺。"])
+    assert [tok.convert_tokens_to_ids(t) for t in tr.CHAR_SPECIALS] == [0, 1, 2, 3]
+    assert (tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2, 3)
+    # most frequent first (你, 好, 。 twice each), ties by code point
+    assert tok.convert_ids_to_tokens([4, 5, 6, 7]) == ["。", "你", "好", " "]
+    ids = tok("你们好。")["input_ids"]
+    assert len(ids) == 5 and ids[-1] == 3
+    assert tok.decode(ids, skip_special_tokens=True) == "你们好。"
+    assert tok.decode(tok("我想念Mary 的厨艺。")["input_ids"], skip_special_tokens=True) == "我想念Mary 的厨艺。"
+    assert tok("猫")["input_ids"] == [1, 3]
+    rare = tr.train_char_tokenizer(["你好", "你"], min_frequency=2)
+    assert rare("好")["input_ids"][0] == rare.unk_token_id
+
+
+def test_char_tokenizer_errors():
+    with pytest.raises(ValueError, match="texts"):
+        tr.train_char_tokenizer([])
+    with pytest.raises(ValueError, match="min_frequency"):
+        tr.train_char_tokenizer(["a"], min_frequency=0)
+
+
+# ---------------------------------------------------------------------------- models
+ENGLISH = ["He ran.", "We try.", "Why me?", "I am happy to see you today.", "Tom is a good boy.", "Stop!"] * 4
+CHINESE = ["他跑了。", "我们来试试。", "为什么是我？", "今天我很高兴见到你。", "汤姆是个好孩子。", "住手！"] * 4
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    src = train_wordpiece_tokenizer(ENGLISH, vocab_size=120)
+    tgt = tr.train_char_tokenizer(CHINESE)
+    model = tr.build_encoder_decoder("tiny-random-bert", tgt, encoder_vocab_size=len(src), num_layers=1,
+                                     hidden_size=32, num_heads=2, intermediate_size=64, max_new_tokens=12)
+    return model, src, tgt
+
+
+def test_decoder_config_validation():
+    cfg = tr.decoder_config(100)
+    assert cfg.is_decoder and cfg.add_cross_attention and cfg.pad_token_id == 0
+    with pytest.raises(ValueError, match="num_heads"):
+        tr.decoder_config(100, hidden_size=30, num_heads=4)
+    with pytest.raises(ValueError, match="vocab_size"):
+        tr.decoder_config(0)
+
+
+def test_build_encoder_decoder_ids_and_projection(tiny):
+    model, src, tgt = tiny
+    assert model.config.decoder_start_token_id == 2 == model.generation_config.decoder_start_token_id
+    assert model.generation_config.eos_token_id == 3 and model.generation_config.pad_token_id == 0
+    assert model.decoder.config.vocab_size == len(tgt)
+    assert not hasattr(model, "enc_to_dec_proj")  # both hidden sizes are 32
+    with pytest.raises(ValueError, match="encoder_vocab_size"):
+        tr.build_encoder_decoder("tiny-random-bert", tgt)
+    bad = train_wordpiece_tokenizer(ENGLISH, vocab_size=120)
+    with pytest.raises(ValueError, match="target_tokenizer"):
+        tr.build_encoder_decoder("tiny-random-bert", bad, encoder_vocab_size=10)
+
+
+def test_warm_start_keeps_pretrained_encoder_weights():
+    from transformers import AutoModel
+
+    tgt = tr.train_char_tokenizer(CHINESE)
+    reference = AutoModel.from_pretrained(tr.model_location("minilm"), add_pooling_layer=False).state_dict()
+    warm = tr.build_encoder_decoder("minilm", tgt, pretrained=True, num_layers=1)
+    cold = tr.build_encoder_decoder("minilm", tgt, pretrained=False, num_layers=1)
+    for name in ("embeddings.word_embeddings.weight", "encoder.layer.5.attention.self.query.weight"):
+        assert torch.equal(warm.encoder.state_dict()[name], reference[name])
+        assert not torch.allclose(cold.encoder.state_dict()[name], reference[name])
+    assert hasattr(warm, "enc_to_dec_proj")  # 384 -> 256
+    # same architecture: identical parameter names and shapes
+    assert {k: v.shape for k, v in warm.state_dict().items()} == {k: v.shape for k, v in cold.state_dict().items()}
+
+
+def test_encode_pairs_and_collator_shift_labels(tiny):
+    from transformers import DataCollatorForSeq2Seq
+
+    model, src, tgt = tiny
+    ds = Dataset.from_dict({"en": ENGLISH[:3], "zh": CHINESE[:3]})
+    enc = tr.encode_pairs(ds, src, target_tokenizer=tgt, max_target_length=6)
+    assert enc.column_names == ["input_ids", "attention_mask", "labels", "length"]
+    assert enc[0]["labels"] == tgt("他跑了。")["input_ids"]
+    assert enc[1]["labels"] == tgt("我们来试试。")["input_ids"][:5] + [3]  # truncated, still ends with [EOS]
+    batch = DataCollatorForSeq2Seq(src, model=model, label_pad_token_id=-100)([enc[i] for i in range(3)])
+    labels, dec_in = batch["labels"], batch["decoder_input_ids"]
+    assert (labels == -100).any()  # the shorter targets are padded with -100
+    assert torch.all(dec_in[:, 0] == 2)  # decoder input = [BOS] + labels shifted right
+    assert torch.equal(dec_in[:, 1:], torch.where(labels[:, :-1] == -100, 0, labels[:, :-1]))
+    with pytest.raises(ValueError, match="target"):
+        tr.encode_pairs(ds, src, target="fr")
+    with pytest.raises(ValueError, match="max_source_length"):
+        tr.encode_pairs(ds, src, max_source_length=0)
+
+
+def test_parameter_groups_cover_every_parameter_once(tiny):
+    model, _, _ = tiny
+    groups = tr.encoder_decoder_parameter_groups(model, encoder_lr=1e-5, decoder_lr=1e-3)
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == sum(1 for p in model.parameters() if p.requires_grad)
+    encoder_ids = {id(p) for p in model.encoder.parameters()}
+    for g in groups:
+        assert all((id(p) in encoder_ids) == (g["lr"] == 1e-5) for p in g["params"])
+        if g["weight_decay"] > 0:
+            assert all(p.ndim >= 2 for p in g["params"])
+    with pytest.raises(ValueError, match="encoder_lr"):
+        tr.encoder_decoder_parameter_groups(model, encoder_lr=0, decoder_lr=1e-3)
+    with pytest.raises(ValueError, match="model"):
+        tr.encoder_decoder_parameter_groups(torch.nn.Linear(2, 2), encoder_lr=1, decoder_lr=1)
+
+
+def test_make_optimizer_schedule_keeps_per_group_peaks(tiny):
+    model, _, _ = tiny
+    opt, sched = tr.make_optimizer(model, encoder_lr=1e-4, decoder_lr=1e-3, total_steps=10, warmup_steps=2)
+    lrs = []
+    for _ in range(10):
+        lrs.append(sorted({g["lr"] for g in opt.param_groups}))
+        opt.step()
+        sched.step()
+    assert lrs[0] == [0.0]
+    assert lrs[2] == pytest.approx([1e-4, 1e-3])  # the peak, after warm-up
+    assert lrs[6][1] / lrs[6][0] == pytest.approx(10.0) and lrs[6][1] < 1e-3
+    with pytest.raises(ValueError, match="total_steps"):
+        tr.make_optimizer(model, encoder_lr=1e-4, decoder_lr=1e-3, total_steps=0)
+
+
+def test_seq2seq_trainer_learns_and_predicts_with_generate(tmp_path):
+    src = train_wordpiece_tokenizer(ENGLISH, vocab_size=120)
+    tgt = tr.train_char_tokenizer(CHINESE)
+    model = tr.build_encoder_decoder("tiny-random-bert", tgt, encoder_vocab_size=len(src), num_layers=1,
+                                     hidden_size=32, num_heads=2, intermediate_size=64, max_new_tokens=12)
+    ds = Dataset.from_dict({"en": ENGLISH[:6], "zh": CHINESE[:6]})
+    enc = tr.encode_pairs(ds, src, target_tokenizer=tgt)
+    args = tr.seq2seq_arguments(tmp_path, learning_rate=3e-3, batch_size=6, max_steps=60, warmup=0,
+                                generation_max_length=12, logging_steps=10)
+    trainer = tr.make_seq2seq_trainer(model, args, enc, enc, src, compute_metrics=tr.bleu_compute_metrics(tgt))
+    trainer.train()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert losses[-1] < 0.5 * losses[0]
+    assert tr.train_steps_per_second(trainer.state.log_history) > 0
+    out = trainer.evaluate()
+    assert {"eval_bleu", "eval_chrf"} <= set(out) and 0 <= out["eval_bleu"] <= 100
+    # the hook agrees with translate() + corpus BLEU on the same (greedy) outputs
+    hyps = tr.translate(model, src, ENGLISH[:6], target_tokenizer=tgt, max_new_tokens=12)
+    assert out["eval_bleu"] == pytest.approx(metrics.corpus_bleu(hyps, CHINESE[:6]).score, abs=1e-6)
+
+
+def test_guarded_seq2seq_trainer_stops_on_nan(tmp_path):
+    src = train_wordpiece_tokenizer(ENGLISH, vocab_size=120)
+    tgt = tr.train_char_tokenizer(CHINESE)
+    model = tr.build_encoder_decoder("tiny-random-bert", tgt, encoder_vocab_size=len(src), num_layers=1,
+                                     hidden_size=32, num_heads=2, intermediate_size=64)
+    with torch.no_grad():
+        model.decoder.cls.predictions.decoder.weight.fill_(float("nan"))
+    enc = tr.encode_pairs(Dataset.from_dict({"en": ENGLISH[:4], "zh": CHINESE[:4]}), src, target_tokenizer=tgt)
+    args = tr.seq2seq_arguments(tmp_path, learning_rate=1e-3, batch_size=4, max_steps=3)
+    with pytest.raises(FloatingPointError, match="step 1"):
+        tr.make_seq2seq_trainer(model, args, enc, tokenizer=src).train()
+
+
+def test_translate_batches_by_length_but_keeps_order(tiny):
+    model, src, tgt = tiny
+    texts = ["Why me?", "I am happy to see you today.", "Stop!"]
+    batched = tr.translate(model, src, texts, target_tokenizer=tgt, batch_size=2, max_new_tokens=8)
+    single = [tr.translate(model, src, [t], target_tokenizer=tgt, max_new_tokens=8)[0] for t in texts]
+    assert batched == single
+    beams = tr.translate(model, src, texts, target_tokenizer=tgt, num_beams=3, max_new_tokens=8)
+    assert len(beams) == 3 and all(isinstance(b, str) for b in beams)
+    with pytest.raises(TypeError, match="texts"):
+        tr.translate(model, src, "Stop!", target_tokenizer=tgt)
+
+
+def test_repeated_ngram_share():
+    assert tr.repeated_ngram_share(["我我我", "你好", "我不知道我不知道"], n=2) == pytest.approx(2 / 3)
+    assert tr.repeated_ngram_share(["谢谢你", "你好"], n=1) == pytest.approx(1 / 2)
+    assert tr.repeated_ngram_share(["谢谢你", "你好"], n=2) == 0.0
+    with pytest.raises(ValueError, match="n"):
+        tr.repeated_ngram_share(["a"], n=0)
+    with pytest.raises(TypeError, match="texts"):
+        tr.repeated_ngram_share("我我")
+
+
+def test_length_bucket():
+    texts = ["Hi.", "one two three four", "a b c d e", "a b c d e f g h", "a " * 11 + "end"]
+    assert tr.length_bucket(texts) == ["1-4", "1-4", "5-7", "8-10", "11+"]
+    assert tr.length_bucket(["a", "a b"], edges=(1,)) == ["1", "2+"]
+    with pytest.raises(ValueError, match="edges"):
+        tr.length_bucket(texts, edges=(5, 3))
+
+
+# ---------------------------------------------------------------------------- MarianMT
+@pytest.fixture(scope="module")
+def marian(tmp_path_factory):
+    return tr.tiny_marian(ENGLISH, CHINESE, workdir=tmp_path_factory.mktemp("marian"))
+
+
+def test_tiny_marian_target_token_and_text_target(marian):
+    model, tok = marian
+    ids = tok(tr.MARIAN_TARGET_TOKEN + " Why me?")["input_ids"]
+    assert tok.convert_ids_to_tokens(ids[0]) == tr.MARIAN_TARGET_TOKEN and ids[-1] == tok.eos_token_id
+    without = tok("Why me?")["input_ids"]
+    assert ids[1:] == without  # the token is one extra id in front, nothing else changes
+    target = tok(text_target="为什么是我")["input_ids"]
+    assert tok.decode(target, skip_special_tokens=True) == "为什么是我"
+    assert target != tok("为什么是我")["input_ids"]  # the source vocabulary would split it differently
+
+
+def test_encode_pairs_text_target_with_prefix(marian):
+    _, tok = marian
+    ds = DatasetDict({"train": Dataset.from_dict({"en": ENGLISH[:2], "zh": CHINESE[:2]})})
+    enc = tr.encode_pairs(ds, tok, prefix=tr.MARIAN_TARGET_TOKEN + " ")
+    assert enc["train"][0]["input_ids"][0] == tok.convert_tokens_to_ids(tr.MARIAN_TARGET_TOKEN)
+    assert enc["train"][0]["labels"] == tok(text_target=CHINESE[0])["input_ids"]
+
+
+def test_marian_fine_tunes_with_seq2seq_trainer_and_lora(marian, tmp_path):
+    from companion import adapters, training
+
+    model, tok = marian
+    ds = Dataset.from_dict({"en": ENGLISH, "zh": CHINESE})
+    enc = tr.encode_pairs(ds, tok, prefix=tr.MARIAN_TARGET_TOKEN + " ")
+    lora = adapters.lora_for_seq2seq(model, r=2, lora_alpha=4)
+    trainable, total = training.count_parameters(lora)
+    # 1 encoder + 1 decoder layer: q/v of encoder self-, decoder self- and cross-attention = 6 matrices
+    assert trainable == 6 * 2 * (32 + 32)
+    args = tr.seq2seq_arguments(tmp_path, learning_rate=1e-2, batch_size=8, max_steps=5, generation_max_length=16,
+                                weight_decay=0.0)
+    trainer = tr.make_seq2seq_trainer(lora, args, enc, enc, tok, compute_metrics=tr.bleu_compute_metrics(tok))
+    trainer.train()
+    assert "eval_bleu" in trainer.evaluate()
+    out = tr.translate(lora, tok, ENGLISH[:2], prefix=tr.MARIAN_TARGET_TOKEN + " ", max_new_tokens=8)
+    assert len(out) == 2
+
+
+def test_opus_mt_shape():
+    cfg = tr.opus_mt_en_zh_config()
+    assert (cfg.d_model, cfg.encoder_layers, cfg.decoder_layers, cfg.vocab_size, cfg.pad_token_id) == (512, 6, 6, 65001, 65000)
+
+
+def test_tiny_marian_errors():
+    with pytest.raises(ValueError, match="target_texts"):
+        tr.tiny_marian(["a"], [])
+
+
+def test_load_hub_pairs_validates_sizes():
+    with pytest.raises(ValueError, match="train_size"):
+        tr.load_hub_pairs("wmt/wmt19", "zh-en", train_size=0)
+
+
+def test_bleu_compute_metrics_replaces_minus_100():
+    tgt = tr.train_char_tokenizer(CHINESE)
+    labels = np.array([tgt("他跑了。")["input_ids"] + [-100, -100]])
+    preds = np.array([tgt("他跑了。")["input_ids"] + [0, 0]])
+    out = tr.bleu_compute_metrics(tgt)((preds, labels))
+    assert out["bleu"] == pytest.approx(100.0) and out["chrf"] == pytest.approx(100.0)
