@@ -21,6 +21,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from companion.classifier_loop import keep_layers  # one implementation, shared with chapter 7
+
 TASKS = ("classification", "regression", "token_classification")
 IGNORE_INDEX = -100
 
@@ -75,28 +77,6 @@ def use_mean_pooling(model):
         pooler.mask = mask
 
     backbone.register_forward_pre_hook(remember_mask, with_kwargs=True)
-    return model
-
-
-def keep_layers(model, num_layers: int):
-    """Keep only the first ``num_layers`` Transformer blocks of a BERT-style model (in place).
-
-    Dropping the top blocks of a pretrained encoder and fine-tuning the rest is a cheap way to a
-    smaller, faster model (Sajjad, Dalvi, Durrani & Nakov, Computer Speech & Language 2023, "On the
-    effect of dropping layers of pre-trained transformer models"). Returns ``model``.
-
-    Raises:
-        ValueError: if ``num_layers`` is not in ``[1, current number of blocks]`` or the model has no
-            ``base_model.encoder.layer`` list.
-    """
-    encoder = getattr(getattr(model, "base_model", model), "encoder", None)
-    if encoder is None or not hasattr(encoder, "layer"):
-        raise ValueError("model: expected a BERT-style model with base_model.encoder.layer")
-    total = len(encoder.layer)
-    if not isinstance(num_layers, int) or not 1 <= num_layers <= total:
-        raise ValueError(f"num_layers: expected an int in [1, {total}], got {num_layers!r}")
-    encoder.layer = encoder.layer[:num_layers]
-    model.config.num_hidden_layers = num_layers
     return model
 
 
