@@ -231,6 +231,35 @@ def check_corpus_bleu(fn: Callable[[list, list], float], show: bool = True) -> F
     return check_function(fn, cases, name="corpus_bleu", hints=hints, rel_tol=1e-4, abs_tol=0.01, show=show)
 
 
+# ---------------------------------------------------------------------------- 5 and 6: fine-tuning
+def check_layerwise_lrs(fn: Callable[[float, float, int], Sequence[float]], show: bool = True) -> Feedback:
+    """Check ``fn(lr, decay, num_layers) -> list`` of learning rates by depth for layer-wise
+    learning-rate decay (chapter 5.3): ``[embeddings, block 1, ..., block L, head]``, the head at
+    ``lr`` and each level below ``decay`` times the one above (see
+    :func:`companion.optimizers.layerwise_lr_groups`)."""
+    def ref(lr, decay, n):
+        return [lr * decay ** (n + 1 - d) for d in range(n + 2)]
+
+    args = [(1e-4, 0.9, 6), (2e-5, 0.95, 12), (1.0, 0.5, 2), (3e-4, 1.0, 3)]
+    hints = ["the list has num_layers + 2 entries: embeddings, every block, the head",
+             "the head gets lr itself; the embeddings get lr * decay ** (num_layers + 1)",
+             None, "decay = 1 means every level gets the same rate"]
+    return check_function(fn, [(a, ref(*a)) for a in args], name="layerwise_lrs", hints=hints, show=show)
+
+
+def check_accumulated_loss(fn: Callable[[Sequence[Sequence[float]]], float], show: bool = True) -> Feedback:
+    """Check ``fn(micro_batch_losses) -> float``: the loss of one optimiser step made of several
+    micro-batches, each given as the list of its per-token (or per-example) losses (chapter 6.1).
+
+    The right answer is the full batch's mean, ``sum of all losses / number of all items``
+    (:func:`companion.loops.token_weighted_mean`), not the mean of the micro-batch means."""
+    cases = [([[1.0, 1.0, 1.0], [4.0]], 1.75), ([[2.0], [2.0, 2.0]], 2.0), ([[0.5, 1.5, 1.0, 1.0]], 1.0),
+             ([[1.0, 2.0], [3.0], [4.0, 5.0, 6.0]], 3.5)]
+    hints = ["three tokens of loss 1 and one of loss 4: the naive mean of means is 2.5, the full-batch mean 1.75",
+             None, None, "divide the sum over every micro-batch by the total number of items (6), not by 3"]
+    return check_function(fn, [((c,), v) for c, v in cases], name="accumulated_loss", hints=hints, show=show)
+
+
 # ---------------------------------------------------------------------------- student versions
 def strip_solutions(notebook: dict) -> dict:
     """Return a copy of a notebook (nbformat JSON dict) without its solution cells.

@@ -642,3 +642,154 @@ TRANSLATION: dict[str, TranslationProfile] = {
 }
 
 __all__ += ["TranslationProfile", "TRANSLATION"]
+
+
+# ---------------------------------------------------------------------------- chapters 5 and 6: fine-tuning
+@dataclass(frozen=True)
+class FinetuningOverviewProfile:
+    """Sizes for chapter 5 (fine-tuning overview: task types, challenges and remedies).
+
+    Attributes:
+        name: profile name.
+        model: ``"tiny-random-bert"``, ``"minilm"`` or a hub id (see :func:`model_location`).
+        data: IMDb source for :func:`companion.data.load_imdb`.
+        rating_data: IMDb source for the regression on star ratings; the hub copy of IMDb has no
+            ``rating`` column, so the ``gpu`` profile uses the committed sample (or
+            ``$COMPANION_DATA_DIR``) for this one task.
+        paraphrases: source of the forgetting probe (:func:`companion.forgetting.load_paraphrase_pairs`).
+        num_layers: keep only the first ``num_layers`` Transformer blocks (``None``: all).
+        max_length, head_tokens: tokens per review and how many come from its start (head + tail).
+        batch_size: examples per optimiser step.
+        learning_rate: peak learning rate of AdamW for full fine-tuning (linear decay, 10% warm-up).
+        train_size: training reviews for the task demos (classification, regression).
+        eval_size: validation and test reviews (each).
+        epochs: passes for the sequence-level task demos (classification, regression).
+        token_epochs: passes for the token-classification demo.
+        small_train_size: training reviews of the small-data experiments of section 5.3.
+        small_epochs: epochs of those experiments (enough to overfit).
+        token_train_size, token_eval_size: sentences of the negation-tagging task.
+        paraphrase_pairs: pairs in the forgetting probe.
+        llrd_decay: factor between the learning rates of adjacent layers (layer-wise decay).
+        short_max_words, long_min_words: a review is "short" below the first word count and "long"
+            from the second on (distribution shift; reviews in between are not used).
+        shift_train_size, shift_test_size: reviews per length group for training and for testing.
+        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"auto"`` (plain-loop autocast).
+    """
+
+    name: str
+    model: str
+    data: str
+    rating_data: str
+    paraphrases: str
+    num_layers: int | None
+    max_length: int
+    head_tokens: int
+    batch_size: int
+    learning_rate: float
+    train_size: int | None
+    eval_size: int | None
+    epochs: int
+    token_epochs: int
+    small_train_size: int
+    small_epochs: int
+    token_train_size: int
+    token_eval_size: int
+    paraphrase_pairs: int
+    llrd_decay: float
+    short_max_words: int
+    long_min_words: int
+    shift_train_size: int
+    shift_test_size: int
+    precision: str = "fp32"
+
+
+FINETUNING_OVERVIEW: dict[str, FinetuningOverviewProfile] = {
+    "smoke": FinetuningOverviewProfile(
+        name="smoke", model="tiny-random-bert", data="fixture", rating_data="fixture", paraphrases="fixture", num_layers=None,
+        max_length=48, head_tokens=16, batch_size=16, learning_rate=1e-3, train_size=96, eval_size=48, epochs=1,
+        token_epochs=1, small_train_size=32, small_epochs=3, token_train_size=64, token_eval_size=32,
+        paraphrase_pairs=50, llrd_decay=0.7, short_max_words=120, long_min_words=300, shift_train_size=24,
+        shift_test_size=8,
+    ),
+    "cpu": FinetuningOverviewProfile(
+        name="cpu", model="minilm", data="sample", rating_data="sample", paraphrases="sample", num_layers=3,
+        max_length=64, head_tokens=16, batch_size=16, learning_rate=1e-4, train_size=384, eval_size=256, epochs=1,
+        token_epochs=2, small_train_size=64, small_epochs=6, token_train_size=320, token_eval_size=160,
+        paraphrase_pairs=400, llrd_decay=0.7, short_max_words=120, long_min_words=300, shift_train_size=192,
+        shift_test_size=200,
+    ),
+    "gpu": FinetuningOverviewProfile(
+        name="gpu", model="bert-base-uncased", data="hub", rating_data="sample", paraphrases="sample", num_layers=None,
+        max_length=256, head_tokens=64, batch_size=32, learning_rate=3e-5, train_size=10000, eval_size=2000,
+        epochs=2, token_epochs=3, small_train_size=200, small_epochs=10, token_train_size=4000,
+        token_eval_size=1000, paraphrase_pairs=1000, llrd_decay=0.9, short_max_words=120, long_min_words=300,
+        shift_train_size=2000, shift_test_size=1000, precision="auto",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FinetuningAlgorithmsProfile:
+    """Sizes for chapter 6 (the fine-tuning loop, optimisers, MeZO, the comparison table).
+
+    Attributes:
+        name, model, data, num_layers, max_length, head_tokens, batch_size: as in
+            :class:`FinetuningOverviewProfile`.
+        train_size, eval_size: training reviews; validation reviews (the whole set is evaluated).
+        epochs: passes for the first-order runs.
+        learning_rate: peak learning rate of full fine-tuning with AdamW (Adam and Adafactor runs use it too).
+        sgd_learning_rate: peak learning rate of SGD with momentum.
+        adafactor_learning_rate: Adafactor's relative step size (``torch.optim.Adafactor`` scales each
+            update by the parameter's root-mean-square, so this is not comparable to Adam's rate).
+        head_learning_rate: learning rate of the head-only run (frozen backbone).
+        lora_r, lora_learning_rate: LoRA rank and learning rate.
+        mezo_steps, mezo_learning_rate, mezo_eps: MeZO steps (one minibatch each), learning rate, ε.
+        timing_steps: optimiser steps timed per precision in the mixed-precision section.
+        precision: precision of the main runs (``"fp32"`` on CPU, ``"auto"`` on a GPU).
+    """
+
+    name: str
+    model: str
+    data: str
+    num_layers: int | None
+    max_length: int
+    head_tokens: int
+    batch_size: int
+    train_size: int | None
+    eval_size: int | None
+    epochs: int
+    learning_rate: float
+    sgd_learning_rate: float
+    adafactor_learning_rate: float
+    head_learning_rate: float
+    lora_r: int
+    lora_learning_rate: float
+    mezo_steps: int
+    mezo_learning_rate: float
+    mezo_eps: float
+    timing_steps: int
+    precision: str = "fp32"
+
+
+FINETUNING_ALGORITHMS: dict[str, FinetuningAlgorithmsProfile] = {
+    "smoke": FinetuningAlgorithmsProfile(
+        name="smoke", model="tiny-random-bert", data="fixture", num_layers=None, max_length=48, head_tokens=16,
+        batch_size=16, train_size=96, eval_size=48, epochs=1, learning_rate=1e-3, sgd_learning_rate=1e-2,
+        adafactor_learning_rate=1e-2, head_learning_rate=1e-2, lora_r=4, lora_learning_rate=1e-2, mezo_steps=6, mezo_learning_rate=1e-4,
+        mezo_eps=1e-3, timing_steps=2,
+    ),
+    "cpu": FinetuningAlgorithmsProfile(
+        name="cpu", model="minilm", data="sample", num_layers=3, max_length=64, head_tokens=16, batch_size=16,
+        train_size=384, eval_size=256, epochs=1, learning_rate=1e-4, sgd_learning_rate=1e-2,
+        adafactor_learning_rate=1e-3, head_learning_rate=3e-3, lora_r=8, lora_learning_rate=1e-3, mezo_steps=16, mezo_learning_rate=1e-5,
+        mezo_eps=1e-3, timing_steps=3,
+    ),
+    "gpu": FinetuningAlgorithmsProfile(
+        name="gpu", model="bert-base-uncased", data="hub", num_layers=None, max_length=256, head_tokens=64,
+        batch_size=32, train_size=8000, eval_size=2000, epochs=2, learning_rate=3e-5, sgd_learning_rate=1e-2,
+        adafactor_learning_rate=1e-3, head_learning_rate=1e-3, lora_r=8, lora_learning_rate=5e-4, mezo_steps=2000, mezo_learning_rate=1e-6,
+        mezo_eps=1e-3, timing_steps=20, precision="auto",
+    ),
+}
+
+__all__ += ["FinetuningOverviewProfile", "FINETUNING_OVERVIEW", "FinetuningAlgorithmsProfile", "FINETUNING_ALGORITHMS"]

@@ -14,6 +14,9 @@ Sources (cite them wherever the samples are used):
 * Tatoeba English-Mandarin pairs (``tatoeba-cmn-eng/cmn.txt``, as distributed by manythings.org/anki):
   sentences and translations from https://tatoeba.org, CC-BY 2.0 FR; every line keeps its
   attribution (sentence ids and contributors).
+* English paraphrase pairs from Tatoeba (https://tatoeba.org), CC-BY 2.0 FR: two English sentences
+  that translate the same Mandarin sentence; every row keeps the attribution (sentence ids and
+  contributors) of both source lines.
 """
 
 from __future__ import annotations
@@ -203,6 +206,47 @@ def make_imdb_unsup(data_dir: Path) -> None:
         print(f"{path.relative_to(ROOT)}: {len(df)} unlabelled reviews, sha256 {digest}...")
 
 
+def make_paraphrases(data_dir: Path) -> None:
+    """English paraphrase pairs from Tatoeba's English-Mandarin file (chapter 5.3, forgetting probe).
+
+    Two English sentences that Tatoeba lists as translations of the same Mandarin sentence are
+    paraphrases. We keep the first two distinct English translations of each Mandarin sentence,
+    drop pairs whose word sets overlap by more than half (Jaccard > 0.5: near-copies make retrieval
+    trivial), and draw a seeded sample. Columns: ``a``, ``b`` (str), ``attribution`` (both lines'
+    CC-BY 2.0 FR attributions, joined by `` | ``).
+    """
+    import re
+
+    path = data_dir / "tatoeba-cmn-eng" / "cmn.txt"
+    rows = [line.rstrip("\n").split("\t") for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    by_mandarin: dict[str, list[list[str]]] = {}
+    for row in rows:
+        if len(row) < 3:
+            continue
+        english = by_mandarin.setdefault(row[1], [])
+        if row[0] not in [r[0] for r in english]:
+            english.append(row)
+
+    def words(s: str) -> set[str]:
+        return set(re.findall(r"[a-z0-9']+", s.lower()))
+
+    pairs = []
+    for versions in by_mandarin.values():
+        if len(versions) < 2:
+            continue
+        (a, _, att_a), (b, _, att_b) = versions[0][:3], versions[1][:3]
+        wa, wb = words(a), words(b)
+        if len(wa & wb) / max(len(wa | wb), 1) <= 0.5:
+            pairs.append({"a": a, "b": b, "attribution": f"{att_a} | {att_b}"})
+    df = pd.DataFrame(pairs).sample(frac=1.0, random_state=SEED).reset_index(drop=True)
+    for name, n in (("sample", 1000), ("fixture", 100)):
+        out = OUT / "paraphrases" / f"{name}.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.iloc[:n].to_parquet(out, index=False)
+        digest = hashlib.sha256(out.read_bytes()).hexdigest()[:16]
+        print(f"{out.relative_to(ROOT)}: {min(n, len(df))} pairs (of {len(df)} eligible), sha256 {digest}...")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
@@ -213,9 +257,8 @@ def main() -> None:
         raise SystemExit(f"--data-dir: {args.data_dir} has no tatoeba-cmn-eng/cmn.txt")
     make_imdb(args.data_dir)
     make_tatoeba(args.data_dir)
-
-
     make_imdb_unsup(args.data_dir)
+    make_paraphrases(args.data_dir)
 
 
 if __name__ == "__main__":

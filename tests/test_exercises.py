@@ -332,3 +332,21 @@ def test_check_lora_forward():
                                                show=False)
     assert not wrong_scale and "lora_alpha / r" in wrong_scale.message
     assert not exercises.check_lora_forward(lambda x, W, b, A, B, alpha: x @ W.T + b, show=False)
+
+
+# ---------------------------------------------------------------------------- 5 and 6: fine-tuning
+def test_check_layerwise_lrs():
+    assert exercises.check_layerwise_lrs(lambda lr, d, n: [lr * d ** (n + 1 - k) for k in range(n + 2)], show=False)
+    no_embeddings = exercises.check_layerwise_lrs(lambda lr, d, n: [lr * d ** (n - k) for k in range(n + 1)],
+                                                  show=False)
+    assert not no_embeddings and "num_layers + 2" in no_embeddings.message
+    upside_down = exercises.check_layerwise_lrs(lambda lr, d, n: [lr * d ** k for k in range(n + 2)], show=False)
+    assert not upside_down
+
+
+def test_check_accumulated_loss():
+    from companion.loops import naive_accumulated_mean, token_weighted_mean
+
+    assert exercises.check_accumulated_loss(token_weighted_mean, show=False)
+    naive = exercises.check_accumulated_loss(naive_accumulated_mean, show=False)
+    assert not naive and "1.75" in naive.message

@@ -130,3 +130,18 @@ def test_translation_profiles():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         cpu.steps = 1
+
+
+# ---------------------------------------------------------------------------- chapters 5 and 6
+@pytest.mark.parametrize("table", [profiles.FINETUNING_OVERVIEW, profiles.FINETUNING_ALGORITHMS])
+def test_finetuning_profiles_cover_every_name_and_are_frozen(table):
+    import dataclasses
+
+    assert set(table) == set(profiles.PROFILE_NAMES)
+    for name, p in table.items():
+        assert p.name == name
+        assert p.max_length > p.head_tokens + 2
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            p.batch_size = 1
+    assert table["smoke"].model == "tiny-random-bert" and table["cpu"].model == "minilm"
+    assert table["cpu"].precision == "fp32" and table["gpu"].precision == "auto"

@@ -1,0 +1,115 @@
+"""Measuring catastrophic forgetting: does the backbone still do what it was pretrained for?
+
+``all-MiniLM-L6-v2`` was trained so that the mean of its last hidden states is a sentence embedding
+in which paraphrases lie close together (Reimers & Gurevych, EMNLP 2019). We measure that general
+ability with a paraphrase-retrieval probe and watch it degrade when the backbone is fine-tuned on a
+narrow task (McCloskey & Cohen 1989; French 1999, "Catastrophic forgetting in connectionist
+networks"):
+
+* :func:`load_paraphrase_pairs` -- English paraphrase pairs from Tatoeba (CC-BY 2.0 FR, attribution
+  kept per row), committed in the package: ``sample`` 1,000 pairs, ``fixture`` 100;
+* :func:`sentence_embeddings` -- mean-pooled, L2-normalised last hidden states of the backbone;
+* :func:`recall_at_1` / :func:`paraphrase_recall` -- for each sentence ``a``, is its paraphrase ``b``
+  the nearest of all the ``b`` sentences (cosine similarity)?
+
+Book section: chapter 5.3, "Catastrophic forgetting".
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+import torch
+
+PARAPHRASE_SOURCES = ("sample", "fixture")
+TATOEBA_LICENSE = "CC-BY 2.0 FR; sentences and translations from https://tatoeba.org (attribution per row)"
+
+
+def load_paraphrase_pairs(source: str = "sample", n: int | None = None) -> pd.DataFrame:
+    """English paraphrase pairs: two English sentences that translate the same Mandarin sentence on
+    Tatoeba, with word overlap (Jaccard) at most 0.5. Made by ``scripts/make_samples.py``.
+
+    Args:
+        source: ``"sample"`` (1,000 pairs) or ``"fixture"`` (100 pairs).
+        n: keep the first ``n`` pairs (already in a seeded random order); ``None`` keeps all.
+
+    Returns:
+        A ``DataFrame`` with columns ``a``, ``b`` (str) and ``attribution`` (str).
+
+    Raises:
+        ValueError: for an unknown ``source`` or an ``n`` larger than the file.
+    """
+    from .data import packaged_data_dir
+
+    if source not in PARAPHRASE_SOURCES:
+        raise ValueError(f"source: {source!r} is not one of {PARAPHRASE_SOURCES}")
+    df = pd.read_parquet(packaged_data_dir() / "paraphrases" / f"{source}.parquet")
+    if n is not None:
+        if not isinstance(n, int) or not 0 < n <= len(df):
+            raise ValueError(f"n: expected an int in [1, {len(df)}], got {n!r}")
+        df = df.iloc[:n].reset_index(drop=True)
+    return df
+
+
+@torch.no_grad()
+def sentence_embeddings(model, tokenizer, texts: Sequence[str], *, batch_size: int = 64, max_length: int = 64
+                        ) -> torch.Tensor:
+    """Mean-pooled, L2-normalised last hidden states of ``model``'s backbone, shape ``(n, hidden)``.
+
+    ``model`` may be a bare encoder or a model with a task head (its ``base_model`` is used, so the
+    head is ignored) or a ``peft`` model. Padding tokens are excluded from the mean. Runs in eval
+    mode and restores the previous mode.
+
+    Raises:
+        ValueError: if ``texts`` is empty.
+    """
+    texts = list(texts)
+    if not texts:
+        raise ValueError("texts: need at least one sentence")
+    backbone = model.get_base_model() if hasattr(model, "get_base_model") else model
+    backbone = getattr(backbone, "base_model", backbone)
+    device = next(backbone.parameters()).device
+    was_training = backbone.training
+    backbone.eval()
+    out = []
+    try:
+        for i in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
+                            return_tensors="pt").to(device)
+            hidden = backbone(**enc).last_hidden_state.float()
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out.append((hidden * mask).sum(1) / mask.sum(1))
+    finally:
+        backbone.train(was_training)
+    return torch.nn.functional.normalize(torch.cat(out), dim=-1).cpu()
+
+
+def recall_at_1(queries: torch.Tensor, candidates: torch.Tensor) -> float:
+    """Share of queries ``i`` whose most similar candidate (dot product) is candidate ``i``.
+
+    Args:
+        queries, candidates: ``(n, d)`` embeddings, row ``i`` of each forming a pair (normalise them
+            first for cosine similarity).
+
+    Raises:
+        ValueError: if the shapes differ or are not 2-D.
+    """
+    if queries.dim() != 2 or queries.shape != candidates.shape:
+        raise ValueError(f"candidates: expected the shape of queries {tuple(queries.shape)}, "
+                         f"got {tuple(candidates.shape)}")
+    scores = queries.float() @ candidates.float().T
+    return float((scores.argmax(dim=1) == torch.arange(len(queries))).float().mean())
+
+
+def paraphrase_recall(model, tokenizer, pairs: pd.DataFrame, max_length: int = 64) -> float:
+    """Recall@1 of retrieving each pair's ``b`` from its ``a`` among all ``b`` of ``pairs``
+    (chance level: ``1 / len(pairs)``)."""
+    a = sentence_embeddings(model, tokenizer, list(pairs["a"]), max_length=max_length)
+    b = sentence_embeddings(model, tokenizer, list(pairs["b"]), max_length=max_length)
+    return recall_at_1(a, b)
+
+
+__all__ = ["PARAPHRASE_SOURCES", "TATOEBA_LICENSE", "load_paraphrase_pairs", "paraphrase_recall", "recall_at_1",
+           "sentence_embeddings"]
+

@@ -1,0 +1,528 @@
+"""The fine-tuning loop written out in plain PyTorch.
+
+What the Hugging Face ``Trainer`` does inside ``train()``, in a page of code a reader can follow:
+
+* :func:`item_losses` / :func:`summed_loss` -- the loss of every *real* target (a review for
+  classification and regression, a labelled token for token classification; padding and ignored
+  positions, label ``-100``, do not count);
+* :func:`token_weighted_mean` vs :func:`naive_accumulated_mean` -- gradient accumulation done right:
+  divide the summed loss of all micro-batches by the total number of real targets, not by the number
+  of micro-batches;
+* :func:`autocast` / :func:`grad_scaler` -- mixed precision: bf16 autocast (CPU or CUDA), fp16
+  autocast with a gradient scaler (CUDA);
+* :func:`check_finite` -- stop at the first non-finite loss with a message that says what to do;
+* :func:`train` -- forward, loss, backward, gradient clipping, optimiser step, scheduler step *per
+  optimiser step*, ``zero_grad``; evaluation over the *whole* evaluation set; optional early stopping
+  that restores the best weights;
+* :func:`evaluate` -- the mean loss and the predictions over every example of a loader;
+* :func:`saved_activation_bytes` / :func:`memory_breakdown` -- what training keeps in memory
+  (weights, gradients, optimiser state, activations saved for the backward pass), counted exactly.
+
+Book sections: chapter 6.1 (the loop, gradient accumulation, mixed precision) and chapter 5.3
+(learning curves, early stopping), which calls the loop before chapter 6 writes it out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IGNORE_INDEX = -100
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+# ---------------------------------------------------------------------------- losses
+def item_losses(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """The loss of every real target, as a 1-D float32 tensor.
+
+    The task is read from the shapes and the label dtype:
+
+    * classification: ``logits`` ``(batch, num_classes)``, ``labels`` ``(batch,)`` int64 ->
+      cross-entropy per example;
+    * token classification: ``logits`` ``(batch, seq_len, num_classes)``, ``labels``
+      ``(batch, seq_len)`` int64 -> cross-entropy per labelled token; positions labelled
+      ``ignore_index`` (padding, special tokens, non-first sub-words) are dropped;
+    * regression: ``logits`` ``(batch, 1)`` or ``(batch,)``, ``labels`` ``(batch,)`` float ->
+      squared error per example (what ``BertForSequenceClassification`` uses with
+      ``problem_type="regression"``).
+
+    The logits are cast to float32 first, so a bf16/fp16 forward pass still gets an fp32 loss.
+
+    Raises:
+        ValueError: if the shapes do not fit one of the three cases.
+    """
+    if not isinstance(logits, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise TypeError("logits, labels: expected torch tensors")
+    logits = logits.float()
+    if labels.is_floating_point():
+        pred = logits.reshape(-1) if logits.dim() == 2 and logits.shape[-1] == 1 else logits
+        if pred.shape != labels.shape:
+            raise ValueError(f"labels: regression needs logits of shape (batch, 1) and labels (batch,), "
+                             f"got {tuple(logits.shape)} and {tuple(labels.shape)}")
+        return (pred - labels.float()) ** 2
+    if logits.dim() != labels.dim() + 1 or logits.shape[:-1] != labels.shape:
+        raise ValueError(f"labels: expected shape {tuple(logits.shape[:-1])} for logits {tuple(logits.shape)}, "
+                         f"got {tuple(labels.shape)}")
+    flat_logits, flat_labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+    keep = flat_labels != ignore_index
+    return F.cross_entropy(flat_logits[keep], flat_labels[keep], reduction="none")
+
+
+def count_items(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> int:
+    """Number of real targets in ``labels``: every float label, every int label not ``ignore_index``."""
+    if labels.is_floating_point():
+        return int(labels.numel())
+    return int((labels != ignore_index).sum())
+
+
+def summed_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_INDEX
+                ) -> tuple[torch.Tensor, int]:
+    """``(sum of item losses, number of items)``; see :func:`item_losses`."""
+    losses = item_losses(logits, labels, ignore_index)
+    return losses.sum(), int(losses.numel())
+
+
+def naive_accumulated_mean(micro_batch_losses: Sequence[Sequence[float]]) -> float:
+    """The *wrong* accumulated loss: the mean of the micro-batch means.
+
+    Each micro-batch is weighted equally whatever its number of real targets. Field case: three
+    tokens of loss 1 and one token of loss 4 in two micro-batches give (1 + 4) / 2 = 2.5.
+
+    Raises:
+        ValueError: if there is no micro-batch or a micro-batch is empty.
+    """
+    _check_micro_batches(micro_batch_losses)
+    return float(np.mean([np.mean(m) for m in micro_batch_losses]))
+
+
+def token_weighted_mean(micro_batch_losses: Sequence[Sequence[float]]) -> float:
+    """The right accumulated loss: the sum of every item loss over the total number of items.
+
+    This is the loss of the full batch, so its gradient is the full-batch gradient. Field case:
+    (1 + 1 + 1 + 4) / 4 = 1.75. Chapter 6.1, "Gradient accumulation".
+
+    Raises:
+        ValueError: if there is no micro-batch or a micro-batch is empty.
+    """
+    _check_micro_batches(micro_batch_losses)
+    return float(sum(np.sum(m) for m in micro_batch_losses) / sum(len(m) for m in micro_batch_losses))
+
+
+def _check_micro_batches(micro_batch_losses) -> None:
+    if len(micro_batch_losses) == 0:
+        raise ValueError("micro_batch_losses: need at least one micro-batch")
+    if any(len(m) == 0 for m in micro_batch_losses):
+        raise ValueError("micro_batch_losses: a micro-batch has no items")
+
+
+# ---------------------------------------------------------------------------- mixed precision
+def resolve_loop_precision(precision: str, device: torch.device | str) -> str:
+    """``"auto"`` -> ``"bf16"`` on a CUDA device with bf16 support, ``"fp16"`` on other CUDA devices,
+    ``"fp32"`` on CPU; other values are returned unchanged.
+
+    Unlike :func:`companion.profiles.resolve_precision` (the ``Trainer`` path), the plain loop also
+    allows ``"bf16"`` and ``"fp16"`` autocast on a CPU.
+
+    Raises:
+        ValueError: if ``precision`` is not ``auto``, ``fp32``, ``bf16`` or ``fp16``.
+    """
+    if precision not in ("auto", *PRECISIONS):
+        raise ValueError(f"precision: {precision!r} is not one of {('auto', *PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def autocast(device: torch.device | str, precision: str):
+    """A context manager for the forward pass: ``torch.autocast`` in bf16 or fp16, or nothing (fp32).
+
+    Under autocast, matrix multiplications run in the low-precision type while reductions and the
+    weights stay in float32 (the master weights).
+
+    Raises:
+        ValueError: for an unknown ``precision``.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: {precision!r} is not one of {PRECISIONS}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+
+
+def grad_scaler(device: torch.device | str, precision: str) -> torch.amp.GradScaler:
+    """A ``torch.amp.GradScaler``, enabled only for fp16.
+
+    fp16 has 5 exponent bits: its largest finite value is 65,504 and gradients below about 6e-8
+    underflow to zero. The scaler multiplies the loss by a large factor before ``backward`` (so small
+    gradients survive), divides the gradients back before clipping and the optimiser step, skips a
+    step whose gradients overflowed and lowers the factor. bf16 has float32's exponent range and needs
+    no scaler (Micikevicius et al., ICLR 2018, "Mixed Precision Training").
+    """
+    return torch.amp.GradScaler(torch.device(device).type, enabled=precision == "fp16")
+
+
+def check_finite(loss: torch.Tensor, step: int, precision: str = "fp32") -> None:
+    """Raise ``FloatingPointError`` if ``loss`` is NaN or infinite.
+
+    A non-finite loss poisons every weight at the next optimiser step, and training would go on
+    silently on garbage. The message names the step and the usual remedies (fp16 overflows above
+    65,504; T5-family checkpoints are known to overflow in fp16).
+    """
+    if torch.isfinite(loss.detach()).all():
+        return
+    advice = ("fp16 overflows above 65,504: switch to bf16 or fp32 (T5-family models are known to overflow "
+              "in fp16), " if precision == "fp16" else "")
+    raise FloatingPointError(f"non-finite training loss ({loss.detach().float().item()}) at optimiser step {step}; "
+                             f"{advice}lower the learning rate, or check the inputs and labels")
+
+
+# ---------------------------------------------------------------------------- evaluation
+def _to_device(batch: Mapping[str, torch.Tensor], device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def _forward(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    out = model(**inputs)
+    return out.logits if hasattr(out, "logits") else out
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader: Iterable[Mapping[str, torch.Tensor]], *, precision: str = "fp32",
+             ignore_index: int = IGNORE_INDEX) -> dict:
+    """Mean loss and predictions over **every** batch of ``loader`` (the model in eval mode).
+
+    The source outline's evaluation loop scores only the last batch (errata #22); here every item of
+    every batch counts, and the mean is taken over items, so a short last batch weighs what it holds.
+
+    Returns:
+        ``{"loss": float, "n_items": int, "predictions": np.ndarray, "labels": np.ndarray}``: per real
+        item, the argmax class (classification, token classification) or the predicted value
+        (regression), and its label. The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    device = _device_of(model)
+    total, n, preds, labels = 0.0, 0, [], []
+    try:
+        for batch in loader:
+            batch = _to_device(batch, device)
+            with autocast(device, precision):
+                logits = _forward(model, batch)
+            y = batch["labels"]
+            loss_sum, count = summed_loss(logits, y, ignore_index)
+            total += float(loss_sum)
+            n += count
+            logits = logits.float()
+            if y.is_floating_point():
+                preds.append(logits.reshape(y.shape).cpu().numpy())
+                labels.append(y.cpu().numpy())
+            else:
+                keep = y != ignore_index
+                preds.append(logits.argmax(-1)[keep].cpu().numpy())
+                labels.append(y[keep].cpu().numpy())
+    finally:
+        model.train(was_training)
+    if n == 0:
+        raise ValueError("loader: no labelled items to evaluate")
+    return {"loss": total / n, "n_items": n, "predictions": np.concatenate(preds), "labels": np.concatenate(labels)}
+
+
+# ---------------------------------------------------------------------------- data
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "label", "labels")
+
+
+def dataloader(dataset, tokenizer, batch_size: int, *, shuffle: bool = False, seed: int = 0, collator=None):
+    """A ``torch.utils.data.DataLoader`` over tokenised examples, padded per batch.
+
+    Keeps only the model's inputs and the labels (``input_ids``, ``attention_mask``,
+    ``token_type_ids``, ``label``/``labels``; e.g. the ``length`` column that
+    :func:`companion.data.tokenize` adds is dropped) and pads each batch with ``collator`` (default
+    ``DataCollatorWithPadding(tokenizer)``, which also renames ``label`` to ``labels``; use
+    ``DataCollatorForTokenClassification`` for token labels). With ``shuffle``, the order comes from a
+    generator seeded with ``seed``, so two loaders built alike yield the same batches.
+
+    Args:
+        dataset: a ``datasets.Dataset`` or a list of dicts.
+        tokenizer: the tokenizer (for its padding token and side).
+        batch_size: examples per batch.
+
+    Raises:
+        ValueError: if ``batch_size`` is not a positive int.
+    """
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding
+
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    if hasattr(dataset, "column_names"):
+        dataset = dataset.select_columns([c for c in dataset.column_names if c in MODEL_INPUTS])
+    else:
+        dataset = [{k: v for k, v in row.items() if k in MODEL_INPUTS} for row in dataset]
+    collator = collator or DataCollatorWithPadding(tokenizer)
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collator)
+
+
+# ---------------------------------------------------------------------------- the loop
+def _micro_batch_groups(loader, size: int):
+    """Yield lists of ``size`` consecutive batches (the last list may be shorter)."""
+    group = []
+    for batch in loader:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+@dataclass
+class LoopResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        steps: one dict per optimiser step: ``step``, ``epoch`` (fractional), ``loss`` (the
+            token-weighted mean over the step's micro-batches), ``lr`` (of the first parameter group,
+            as used by this step), ``grad_norm`` (before clipping), ``n_items``, ``seconds`` (wall
+            time of the step: forward, backward and update of all its micro-batches).
+        evals: one dict per evaluation and split: ``step``, ``epoch``, ``split``, ``loss`` and whatever
+            ``metric_fn`` returned.
+        best_step: the optimiser step whose weights were kept (early stopping), else the last step.
+        stopped_early: whether early stopping ended training before ``epochs``.
+        wall_s: seconds spent in :func:`train` (training and evaluation).
+        skipped_steps: fp16 steps the gradient scaler skipped because of overflowing gradients.
+    """
+
+    steps: list[dict] = field(default_factory=list)
+    evals: list[dict] = field(default_factory=list)
+    best_step: int = 0
+    stopped_early: bool = False
+    wall_s: float = 0.0
+    skipped_steps: int = 0
+
+    def eval_frame(self):
+        """The evaluations as a ``pandas.DataFrame``."""
+        import pandas as pd
+
+        return pd.DataFrame(self.evals)
+
+    def step_frame(self):
+        """The optimiser steps as a ``pandas.DataFrame``."""
+        import pandas as pd
+
+        return pd.DataFrame(self.steps)
+
+
+def train(
+    model: torch.nn.Module,
+    train_loader: Iterable[Mapping[str, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    *,
+    scheduler=None,
+    epochs: int = 1,
+    grad_accum_steps: int = 1,
+    max_grad_norm: float | None = 1.0,
+    precision: str = "fp32",
+    eval_loaders: Mapping[str, Iterable] | None = None,
+    metric_fn: Callable[[np.ndarray, np.ndarray], dict] | None = None,
+    early_stopping_patience: int | None = None,
+    monitor: str = "validation",
+    ignore_index: int = IGNORE_INDEX,
+) -> LoopResult:
+    """Fine-tune ``model`` with a plain PyTorch loop (what ``Trainer.train`` does, written out).
+
+    One optimiser step consumes ``grad_accum_steps`` micro-batches. Their real targets are counted
+    first; each micro-batch's *summed* loss is divided by that total before ``backward``, so the
+    accumulated gradient is exactly the gradient of the full batch's mean loss (chapter 6.1). Then:
+    clip the gradient norm to ``max_grad_norm``, ``optimizer.step()``, ``scheduler.step()`` (once per
+    optimiser step, never per micro-batch), ``optimizer.zero_grad()``. A short last group of
+    micro-batches in an epoch still makes one step.
+
+    The loss is computed here from the model's logits (:func:`item_losses`), not taken from the
+    model, so the same loop serves classification, regression and token classification.
+
+    Args:
+        model: a module whose forward takes the batch's tensors (without ``labels``) and returns
+            logits or an object with ``.logits``; trained on the device of its parameters.
+        train_loader: yields dicts of tensors with a ``labels`` entry (e.g. a ``DataLoader`` with a
+            ``DataCollatorWithPadding``); iterated once per epoch.
+        optimizer: any ``torch.optim.Optimizer`` over the trainable parameters.
+        scheduler: an optional learning-rate scheduler, stepped after every optimiser step.
+        epochs: passes over ``train_loader``.
+        grad_accum_steps: micro-batches per optimiser step.
+        max_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
+        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"auto"`` (see :func:`resolve_loop_precision`).
+            fp16 uses a gradient scaler.
+        eval_loaders: ``{split: loader}`` evaluated with :func:`evaluate` after every epoch.
+        metric_fn: ``metric_fn(predictions, labels) -> dict`` added to each evaluation.
+        early_stopping_patience: stop when the ``monitor`` split's loss has not improved for this many
+            evaluations, and restore the weights of the best evaluation (``None``: train every epoch).
+        monitor: the split of ``eval_loaders`` that early stopping watches.
+        ignore_index: label value of positions without a target.
+
+    Returns:
+        A :class:`LoopResult`.
+
+    Raises:
+        ValueError: for a non-positive ``epochs`` or ``grad_accum_steps``, a bad ``precision``, or
+            early stopping without the ``monitor`` split in ``eval_loaders``.
+        FloatingPointError: at the first non-finite training loss (:func:`check_finite`).
+    """
+    if not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"epochs: expected a positive int, got {epochs!r}")
+    if not isinstance(grad_accum_steps, int) or grad_accum_steps <= 0:
+        raise ValueError(f"grad_accum_steps: expected a positive int, got {grad_accum_steps!r}")
+    eval_loaders = dict(eval_loaders or {})
+    if early_stopping_patience is not None:
+        if not isinstance(early_stopping_patience, int) or early_stopping_patience <= 0:
+            raise ValueError(f"early_stopping_patience: expected a positive int, got {early_stopping_patience!r}")
+        if monitor not in eval_loaders:
+            raise ValueError(f"monitor: early stopping watches {monitor!r}, which is not in eval_loaders {list(eval_loaders)}")
+    device = _device_of(model)
+    precision = resolve_loop_precision(precision, device)
+    scaler = grad_scaler(device, precision)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    result = LoopResult()
+    best_loss, best_state, bad_evals, step = math.inf, None, 0, 0
+    start = time.perf_counter()
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    batches_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
+
+    for epoch in range(epochs):
+        seen = 0
+        for group in _micro_batch_groups(train_loader, grad_accum_steps):
+            seen += len(group)
+            # 1. count the real targets of the whole optimiser step first
+            step_start = time.perf_counter()
+            n_items = sum(count_items(b["labels"], ignore_index) for b in group)
+            if n_items == 0:
+                continue
+            lr = optimizer.param_groups[0]["lr"]
+            step_loss = 0.0
+            for batch in group:
+                batch = _to_device(batch, device)
+                with autocast(device, precision):               # 2. forward (low precision if asked)
+                    logits = _forward(model, batch)
+                loss_sum, _ = summed_loss(logits, batch["labels"], ignore_index)
+                loss = loss_sum / n_items                       # 3. normalise by ALL items of the step
+                check_finite(loss, step + 1, precision)
+                scaler.scale(loss).backward()                   # 4. backward (gradients add up)
+                step_loss += float(loss.detach())
+            scaler.unscale_(optimizer)                          # 5. true gradients before clipping
+            norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm else math.inf)
+            scale_before = scaler.get_scale() if scaler.is_enabled() else None
+            scaler.step(optimizer)                              # 6. optimiser step (skipped on overflow)
+            scaler.update()
+            if scale_before is not None and scaler.get_scale() < scale_before:
+                result.skipped_steps += 1
+            if scheduler is not None:
+                scheduler.step()                                # 7. one scheduler step per optimiser step
+            optimizer.zero_grad(set_to_none=True)               # 8. clear the gradients
+            step += 1
+            frac = seen / batches_per_epoch if batches_per_epoch else 0.0
+            result.steps.append({"step": step, "epoch": epoch + frac, "loss": step_loss, "lr": lr,
+                                 "grad_norm": float(norm), "n_items": n_items,
+                                 "seconds": time.perf_counter() - step_start})
+
+        if eval_loaders:                                        # evaluate on every split, whole sets
+            for split, loader in eval_loaders.items():
+                ev = evaluate(model, loader, precision=precision, ignore_index=ignore_index)
+                record = {"step": step, "epoch": epoch + 1, "split": split, "loss": ev["loss"]}
+                if metric_fn is not None:
+                    record.update(metric_fn(ev["predictions"], ev["labels"]))
+                result.evals.append(record)
+            if early_stopping_patience is not None:
+                current = next(r["loss"] for r in reversed(result.evals) if r["split"] == monitor)
+                if current < best_loss:
+                    best_loss, bad_evals, result.best_step = current, 0, step
+                    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                else:
+                    bad_evals += 1
+                    if bad_evals >= early_stopping_patience:
+                        result.stopped_early = epoch + 1 < epochs
+                        break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        result.best_step = step
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+# ---------------------------------------------------------------------------- memory
+def saved_activation_bytes(fn: Callable[[], torch.Tensor], model: torch.nn.Module | None = None) -> int:
+    """Bytes of the tensors autograd saves for the backward pass while ``fn()`` runs.
+
+    Counts each storage once, and leaves out the model's own parameters (they are counted as
+    weights). Under ``torch.no_grad()`` (MeZO, evaluation) nothing is saved and the result is 0. This
+    is the activation memory that backpropagation needs and forward-only methods avoid; it grows with
+    batch size x sequence length x layers.
+    """
+    param_ptrs = set()
+    if model is not None:
+        param_ptrs = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor):
+        try:
+            s = t.untyped_storage()
+            ptr = s.data_ptr()
+            if ptr not in param_ptrs:
+                storages[ptr] = max(storages.get(ptr, 0), s.nbytes())
+        except (RuntimeError, NotImplementedError):  # tensors without storage (e.g. sparse, meta)
+            pass
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return int(sum(storages.values()))
+
+
+def memory_breakdown(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                     activations: int = 0, gradients: bool = True) -> dict[str, int]:
+    """Training memory in bytes: ``weights``, ``gradients`` (one per trainable weight if
+    ``gradients``; forward-only methods such as MeZO keep none),
+    ``optimizer_state`` (e.g. AdamW's two moments), ``activations`` (pass
+    :func:`saved_activation_bytes`) and their ``total``.
+
+    Working buffers inside a single forward/backward are not included; on a GPU,
+    ``torch.cuda.max_memory_allocated`` measures everything.
+    """
+    from .optimizers import optimizer_state_bytes
+
+    seen, weights, grads = set(), 0, 0
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        weights += p.numel() * p.element_size()
+        grads += p.numel() * p.element_size() if (p.requires_grad and gradients) else 0
+    state = optimizer_state_bytes(optimizer) if optimizer is not None else 0
+    out = {"weights": weights, "gradients": grads, "optimizer_state": state, "activations": int(activations)}
+    out["total"] = sum(out.values())
+    return out
+
+
+__all__ = [
+    "IGNORE_INDEX", "MODEL_INPUTS", "PRECISIONS", "LoopResult", "autocast", "check_finite", "count_items",
+    "dataloader", "evaluate",
+    "grad_scaler", "item_losses", "memory_breakdown", "naive_accumulated_mean", "resolve_loop_precision",
+    "saved_activation_bytes", "summed_loss", "token_weighted_mean", "train",
+]

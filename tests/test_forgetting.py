@@ -1,0 +1,64 @@
+import re
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import top_k_accuracy_score
+
+from companion import forgetting, tasks
+from companion.data import train_wordpiece_tokenizer
+
+
+def test_paraphrase_pairs_are_attributed_and_not_near_copies():
+    df = forgetting.load_paraphrase_pairs("sample")
+    assert len(df) == 1000 and list(df.columns) == ["a", "b", "attribution"]
+    assert df["attribution"].str.contains("tatoeba.org").all()
+    assert df["attribution"].str.contains("CC-BY 2.0").all()
+
+    def words(s):
+        return set(re.findall(r"[a-z0-9']+", s.lower()))
+
+    jaccard = [len(words(a) & words(b)) / len(words(a) | words(b)) for a, b in zip(df["a"], df["b"])]
+    assert max(jaccard) <= 0.5
+    assert len(forgetting.load_paraphrase_pairs("fixture")) == 100
+    assert len(forgetting.load_paraphrase_pairs("sample", n=10)) == 10
+    with pytest.raises(ValueError, match="source"):
+        forgetting.load_paraphrase_pairs("hub")
+    with pytest.raises(ValueError, match="n"):
+        forgetting.load_paraphrase_pairs("fixture", n=101)
+
+
+def test_recall_at_1_matches_scikit_learn():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(30, 8, generator=g), torch.randn(30, 8, generator=g)
+    b[:20] = a[:20] + 0.3 * b[:20]  # 20 near pairs, 10 random
+    scores = (a @ b.T).numpy()
+    ref = top_k_accuracy_score(np.arange(30), scores, k=1, labels=np.arange(30))
+    assert forgetting.recall_at_1(a, b) == pytest.approx(ref)
+    with pytest.raises(ValueError, match="candidates"):
+        forgetting.recall_at_1(a, b[:5])
+
+
+def test_sentence_embeddings_ignore_padding_and_the_head():
+    texts = ["a short one", "a much longer sentence with many more words in it"]
+    tok = train_wordpiece_tokenizer(texts * 3, vocab_size=60)
+    model, _ = tasks.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
+    alone = forgetting.sentence_embeddings(model, tok, texts[:1])
+    batched = forgetting.sentence_embeddings(model, tok, texts)
+    assert torch.allclose(alone[0], batched[0], atol=1e-5)
+    assert torch.allclose(batched.norm(dim=1), torch.ones(2), atol=1e-5)
+    backbone_only = forgetting.sentence_embeddings(model.bert, tok, texts)
+    assert torch.allclose(backbone_only, batched, atol=1e-6)
+    assert model.training  # the mode is restored
+    with pytest.raises(ValueError, match="texts"):
+        forgetting.sentence_embeddings(model, tok, [])
+
+
+def test_paraphrase_recall_of_identical_pairs_is_perfect():
+    import pandas as pd
+
+    pairs = pd.DataFrame({"a": ["the cat sleeps", "stocks fell today", "we won the game"],
+                          "b": ["the cat sleeps", "stocks fell today", "we won the game"]})
+    tok = train_wordpiece_tokenizer(list(pairs["a"]) * 3, vocab_size=60)
+    model, _ = tasks.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
+    assert forgetting.paraphrase_recall(model, tok, pairs) == 1.0

@@ -1,0 +1,174 @@
+import math
+
+import pytest
+import torch
+from transformers import BertForSequenceClassification, Trainer
+
+from companion import optimizers, training
+
+
+def _tiny(seed=0):
+    torch.manual_seed(seed)
+    return BertForSequenceClassification(training.tiny_bert_config(50, 2))
+
+
+# ---------------------------------------------------------------------------- parameter groups
+def test_decay_names_match_the_trainer():
+    model = _tiny()
+    ours = optimizers.decay_parameter_names(model)
+    reference = Trainer.get_decay_parameter_names(None, model)
+    assert sorted(ours) == sorted(reference)
+    assert not any("bias" in n or "LayerNorm" in n for n in ours)
+
+
+def test_param_groups_split_and_skip_frozen():
+    model = _tiny()
+    model.bert.embeddings.requires_grad_(False)
+    groups = optimizers.param_groups(model, 0.01)
+    assert [g["weight_decay"] for g in groups] == [0.01, 0.0]
+    in_groups = {id(p) for g in groups for p in g["params"]}
+    assert in_groups == {id(p) for p in model.parameters() if p.requires_grad}
+    with pytest.raises(ValueError, match="weight_decay"):
+        optimizers.param_groups(model, -1.0)
+
+
+def test_layer_index_and_llrd_rates():
+    model = _tiny()  # 2 encoder blocks
+    assert optimizers.num_encoder_layers(model) == 2
+    assert optimizers.layer_index("bert.embeddings.word_embeddings.weight", 2) == 0
+    assert optimizers.layer_index("bert.encoder.layer.1.output.dense.weight", 2) == 2
+    assert optimizers.layer_index("classifier.weight", 2) == 3
+    groups = optimizers.layerwise_lr_groups(model, lr=1.0, decay=0.5, weight_decay=0.1)
+    rates = {g["depth"]: g["lr"] for g in groups}
+    assert rates == {0: 0.125, 1: 0.25, 2: 0.5, 3: 1.0}
+    assert {id(p) for g in groups for p in g["params"]} == {id(p) for p in model.parameters()}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    assert all(g["weight_decay"] in (0.0, 0.1) for g in groups)
+    # a scheduler scales every group by the same factor
+    initial = [g["lr"] for g in groups]
+    opt = torch.optim.AdamW(groups, lr=1.0)
+    torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([lr * 0.5 for lr in initial])
+    with pytest.raises(ValueError, match="decay"):
+        optimizers.layerwise_lr_groups(model, lr=1.0, decay=0.0)
+    with pytest.raises(ValueError, match="model"):
+        optimizers.layerwise_lr_groups(torch.nn.Linear(2, 2), lr=1.0, decay=0.9)
+
+
+def test_freeze_lower_layers():
+    model = _tiny()
+    n_emb = sum(p.numel() for p in model.bert.embeddings.parameters())
+    n_l0 = sum(p.numel() for p in model.bert.encoder.layer[0].parameters())
+    assert optimizers.freeze_lower_layers(model, 1) == n_emb + n_l0
+    assert not any(p.requires_grad for p in model.bert.encoder.layer[0].parameters())
+    assert all(p.requires_grad for p in model.bert.encoder.layer[1].parameters())
+    assert all(p.requires_grad for p in model.classifier.parameters())
+    with pytest.raises(ValueError, match="n_layers"):
+        optimizers.freeze_lower_layers(_tiny(), 3)
+
+
+# ---------------------------------------------------------------------------- optimisers
+def test_adam_couples_l2_and_adamw_decouples_it():
+    """With a zero gradient, AdamW shrinks w by lr*wd*w; Adam's L2 term goes through the adaptive
+    denominator and moves w by about lr, whatever its size."""
+    lr, wd = 0.01, 0.1
+    for name, expected in [("adamw", 5.0 * (1 - lr * wd)), ("adam", 5.0 - lr)]:
+        w = torch.nn.Parameter(torch.tensor([5.0]))
+        opt = optimizers.make_optimizer(name, [w], lr=lr, weight_decay=wd)
+        w.grad = torch.zeros(1)
+        opt.step()
+        assert float(w.detach()) == pytest.approx(expected, rel=1e-5), name
+    with pytest.raises(ValueError, match="name"):
+        optimizers.make_optimizer("lion", [w], lr=1e-3)
+    assert isinstance(optimizers.make_optimizer("adafactor", [w], lr=1e-2), torch.optim.Adafactor)
+    assert isinstance(optimizers.make_optimizer("sgd", [w], lr=1e-2), torch.optim.SGD)
+
+
+def test_optimizer_state_bytes_adamw_vs_adafactor():
+    m, n = 64, 32
+    sizes = {}
+    for name in ("adamw", "adafactor", "sgd"):
+        w = torch.nn.Parameter(torch.randn(m, n))
+        opt = optimizers.make_optimizer(name, [w], lr=1e-3)
+        assert optimizers.optimizer_state_bytes(opt) == 0  # state is created by the first step
+        w.grad = torch.randn(m, n)
+        opt.step()
+        sizes[name] = optimizers.optimizer_state_bytes(opt)
+    assert sizes["adamw"] == 2 * m * n * 4 + 4          # two moments + the step counter
+    assert sizes["adafactor"] == (m + n) * 4 + 4        # a row and a column vector + the step counter
+    assert sizes["sgd"] == m * n * 4                    # the momentum buffer
+
+
+# ---------------------------------------------------------------------------- MeZO
+def _problem(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X, y = torch.randn(40, 6, generator=g, dtype=torch.float64), torch.randn(40, generator=g, dtype=torch.float64)
+    w = torch.nn.Parameter(torch.randn(6, 3, generator=g, dtype=torch.float64) * 0.3)
+    v = torch.nn.Parameter(torch.randn(3, generator=g, dtype=torch.float64) * 0.3)
+
+    def loss():
+        return ((torch.tanh(X @ w) @ v - y) ** 2).mean()
+
+    return [w, v], loss
+
+
+def _z(params, seed):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
+
+
+def test_mezo_projected_gradient_is_the_directional_derivative():
+    params, loss = _problem()
+    loss().backward()
+    z = _z(params, seed=123)
+    directional = sum(float((p.grad * zi).sum()) for p, zi in zip(params, z))
+    start = [p.detach().clone() for p in params]
+    lr = 1e-3
+    value, g = optimizers.mezo_step(params, loss, lr=lr, eps=1e-5, seed=123)
+    assert g == pytest.approx(directional, rel=1e-6)
+    for p, p0, zi in zip(params, start, z):  # θ ← θ − lr · g · z, with z regenerated from the seed
+        assert torch.allclose(p.detach(), p0 - lr * g * zi, atol=1e-12)
+    assert isinstance(value, float)
+
+
+@pytest.fixture
+def one_thread():
+    """Thousands of tiny tensor operations run much faster on one thread than on a busy pool."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_mezo_estimate_is_unbiased_on_average(one_thread):
+    """The MeZO update direction g·z averages to the true gradient (autograd) over many seeds."""
+    params, loss = _problem(seed=1)
+    loss().backward()
+    grad = torch.cat([p.grad.reshape(-1) for p in params])
+    start = [p.detach().clone() for p in params]
+    lr, estimates = 1e-8, []
+    for seed in range(2000):
+        optimizers.mezo_step(params, loss, lr=lr, eps=1e-4, seed=seed)
+        with torch.no_grad():
+            estimates.append(torch.cat([(p0 - p).reshape(-1) / lr for p, p0 in zip(params, start)]))
+            for p, p0 in zip(params, start):
+                p.copy_(p0)
+    mean = torch.stack(estimates).mean(0)
+    assert float(torch.nn.functional.cosine_similarity(mean, grad, dim=0)) > 0.95
+
+
+def test_mezo_optimiser_reduces_the_loss_without_state(one_thread):
+    params, loss = _problem(seed=2)
+    start = float(loss())
+    opt = optimizers.MeZO(params, lr=2e-3, eps=1e-3, seed=0)
+    for _ in range(400):
+        opt.step(loss)
+    assert float(loss()) < 0.8 * start
+    assert opt.state == {} and all(p.grad is None for p in params)
+    with pytest.raises(ValueError, match="lr"):
+        optimizers.mezo_step(params, loss, lr=0.0, seed=0)
+    with pytest.raises(ValueError, match="eps"):
+        optimizers.mezo_step(params, loss, lr=1e-3, eps=-1.0, seed=0)
+    with pytest.raises(ValueError, match="params"):
+        optimizers.MeZO([], lr=1e-3)
+    assert math.isfinite(float(loss()))
