@@ -288,7 +288,7 @@ class ArchitectureProfile:
     precision: str = "fp32"
 
 
-_LEARNING_RATES = (("full", 1e-4), ("head", 3e-3), ("houlsby", 1e-3), ("lora", 3e-3), ("prompt", 3e-2))
+_LEARNING_RATES = (("full", 1e-4), ("head", 1e-2), ("houlsby", 1e-3), ("lora", 3e-3), ("prompt", 3e-2))
 
 ARCHITECTURE: dict[str, ArchitectureProfile] = {
     "smoke": ArchitectureProfile(
@@ -300,7 +300,7 @@ ARCHITECTURE: dict[str, ArchitectureProfile] = {
     "cpu": ArchitectureProfile(
         name="cpu", toy_d_model=64, toy_layers=2, toy_heads=4, toy_ff=128, toy_max_steps=2000, toy_target=0.99,
         toy_batch_size=64, toy_learning_rate=3e-3, toy_warmup=50, structure_steps=100, structure_layers=3,
-        model="minilm", data="sample", train_size=96, test_size=200, max_length=128, batch_size=16,
+        model="minilm", data="sample", train_size=512, test_size=200, max_length=64, batch_size=16,
         epochs=1, learning_rates=_LEARNING_RATES,
     ),
     "gpu": ArchitectureProfile(
