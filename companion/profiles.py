@@ -663,10 +663,14 @@ class FinetuningOverviewProfile:
         learning_rate: peak learning rate of AdamW for full fine-tuning (linear decay, 10% warm-up).
         train_size: training reviews for the task demos (classification, regression).
         eval_size: validation and test reviews (each).
-        epochs: passes for the sequence-level task demos (classification, regression).
+        epochs: passes for the sentiment-classification demo.
+        regression_epochs: passes for the star-rating regression demo (trained at three times
+            ``learning_rate``, like the token-classification demo).
         token_epochs: passes for the token-classification demo.
         small_train_size: training reviews of the small-data experiments of section 5.3.
         small_epochs: epochs of those experiments (enough to overfit).
+        small_learning_rate: peak learning rate of those experiments (high enough that overfitting and
+            forgetting show within ``small_epochs``).
         token_train_size, token_eval_size: sentences of the negation-tagging task.
         paraphrase_pairs: pairs in the forgetting probe.
         llrd_decay: factor between the learning rates of adjacent layers (layer-wise decay).
@@ -689,9 +693,11 @@ class FinetuningOverviewProfile:
     train_size: int | None
     eval_size: int | None
     epochs: int
+    regression_epochs: int
     token_epochs: int
     small_train_size: int
     small_epochs: int
+    small_learning_rate: float
     token_train_size: int
     token_eval_size: int
     paraphrase_pairs: int
@@ -707,21 +713,24 @@ FINETUNING_OVERVIEW: dict[str, FinetuningOverviewProfile] = {
     "smoke": FinetuningOverviewProfile(
         name="smoke", model="tiny-random-bert", data="fixture", rating_data="fixture", paraphrases="fixture", num_layers=None,
         max_length=48, head_tokens=16, batch_size=16, learning_rate=1e-3, train_size=96, eval_size=48, epochs=1,
-        token_epochs=1, small_train_size=32, small_epochs=3, token_train_size=64, token_eval_size=32,
+        regression_epochs=1, token_epochs=1, small_train_size=32, small_epochs=3, small_learning_rate=1e-3,
+        token_train_size=64, token_eval_size=32,
         paraphrase_pairs=50, llrd_decay=0.7, short_max_words=120, long_min_words=300, shift_train_size=24,
         shift_test_size=8,
     ),
     "cpu": FinetuningOverviewProfile(
         name="cpu", model="minilm", data="sample", rating_data="sample", paraphrases="sample", num_layers=3,
         max_length=64, head_tokens=16, batch_size=16, learning_rate=1e-4, train_size=384, eval_size=256, epochs=1,
-        token_epochs=2, small_train_size=64, small_epochs=6, token_train_size=320, token_eval_size=160,
+        regression_epochs=2, token_epochs=2, small_train_size=64, small_epochs=6, small_learning_rate=3e-4,
+        token_train_size=320, token_eval_size=160,
         paraphrase_pairs=400, llrd_decay=0.7, short_max_words=120, long_min_words=300, shift_train_size=192,
         shift_test_size=200,
     ),
     "gpu": FinetuningOverviewProfile(
         name="gpu", model="bert-base-uncased", data="hub", rating_data="sample", paraphrases="sample", num_layers=None,
         max_length=256, head_tokens=64, batch_size=32, learning_rate=3e-5, train_size=10000, eval_size=2000,
-        epochs=2, token_epochs=3, small_train_size=200, small_epochs=10, token_train_size=4000,
+        epochs=2, regression_epochs=2, token_epochs=3, small_train_size=200, small_epochs=10,
+        small_learning_rate=1e-4, token_train_size=4000,
         token_eval_size=1000, paraphrase_pairs=1000, llrd_decay=0.9, short_max_words=120, long_min_words=300,
         shift_train_size=2000, shift_test_size=1000, precision="auto",
     ),
