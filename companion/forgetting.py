@@ -93,11 +93,20 @@ def recall_at_1(queries: torch.Tensor, candidates: torch.Tensor) -> float:
             first for cosine similarity).
 
     Raises:
-        ValueError: if the shapes differ or are not 2-D.
+        TypeError: if an input is not a tensor.
+        ValueError: if the shapes differ, are not 2-D or have no rows, or an embedding is not finite.
     """
+    for name, x in (("queries", queries), ("candidates", candidates)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if queries.dim() != 2 or queries.shape != candidates.shape:
         raise ValueError(f"candidates: expected the shape of queries {tuple(queries.shape)}, "
                          f"got {tuple(candidates.shape)}")
+    if len(queries) == 0:
+        raise ValueError("queries: no pairs to score")
+    for name, x in (("queries", queries), ("candidates", candidates)):
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{name}: embeddings contain NaN or infinite values")
     scores = queries.float() @ candidates.float().T
     return float((scores.argmax(dim=1) == torch.arange(len(queries))).float().mean())
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
@@ -97,10 +98,11 @@ def naive_accumulated_mean(micro_batch_losses: Sequence[Sequence[float]]) -> flo
     tokens of loss 1 and one token of loss 4 in two micro-batches give (1 + 4) / 2 = 2.5.
 
     Raises:
-        ValueError: if there is no micro-batch or a micro-batch is empty.
+        ValueError: if there is no micro-batch, a micro-batch is empty, not 1-D or not finite.
+        TypeError: if a micro-batch is not a sequence of numbers.
     """
-    _check_micro_batches(micro_batch_losses)
-    return float(np.mean([np.mean(m) for m in micro_batch_losses]))
+    batches = _check_micro_batches(micro_batch_losses)
+    return float(np.mean([m.mean() for m in batches]))
 
 
 def token_weighted_mean(micro_batch_losses: Sequence[Sequence[float]]) -> float:
@@ -110,17 +112,41 @@ def token_weighted_mean(micro_batch_losses: Sequence[Sequence[float]]) -> float:
     (1 + 1 + 1 + 4) / 4 = 1.75. Chapter 6.1, "Gradient accumulation".
 
     Raises:
-        ValueError: if there is no micro-batch or a micro-batch is empty.
+        ValueError: if there is no micro-batch, a micro-batch is empty, not 1-D or not finite.
+        TypeError: if a micro-batch is not a sequence of numbers.
     """
-    _check_micro_batches(micro_batch_losses)
-    return float(sum(np.sum(m) for m in micro_batch_losses) / sum(len(m) for m in micro_batch_losses))
+    batches = _check_micro_batches(micro_batch_losses)
+    return float(sum(m.sum() for m in batches) / sum(m.size for m in batches))
 
 
-def _check_micro_batches(micro_batch_losses) -> None:
+def _check_micro_batches(micro_batch_losses) -> list[np.ndarray]:
+    """Each micro-batch as a 1-D float array of finite item losses (lists, tuples, arrays or tensors)."""
+    if isinstance(micro_batch_losses, (str, bytes)) or not hasattr(micro_batch_losses, "__len__"):
+        raise TypeError("micro_batch_losses: expected a sequence of micro-batches, each a sequence of item losses")
     if len(micro_batch_losses) == 0:
         raise ValueError("micro_batch_losses: need at least one micro-batch")
-    if any(len(m) == 0 for m in micro_batch_losses):
-        raise ValueError("micro_batch_losses: a micro-batch has no items")
+    out = []
+    for i, m in enumerate(micro_batch_losses):
+        if isinstance(m, torch.Tensor):
+            m = m.detach().cpu().numpy()
+        if isinstance(m, (str, bytes)) or not hasattr(m, "__len__"):
+            raise TypeError(f"micro_batch_losses[{i}]: expected a sequence of item losses, got {type(m).__name__}")
+        if any(isinstance(x, (bool, np.bool_)) for x in np.asarray(m, dtype=object).ravel()):
+            raise TypeError(f"micro_batch_losses[{i}]: item losses must be numbers, not bools")
+        a = np.asarray(m, dtype=float)
+        if a.ndim != 1:
+            raise ValueError(f"micro_batch_losses[{i}]: expected a 1-D sequence of item losses, got shape {a.shape}")
+        if a.size == 0:
+            raise ValueError("micro_batch_losses: a micro-batch has no items")
+        if not np.isfinite(a).all():
+            raise ValueError(f"micro_batch_losses[{i}]: item losses must be finite")
+        out.append(a)
+    return out
+
+
+def _check_positive_int(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}")
 
 
 # ---------------------------------------------------------------------------- mixed precision
@@ -179,11 +205,13 @@ def check_finite(loss: torch.Tensor, step: int, precision: str = "fp32") -> None
     silently on garbage. The message names the step and the usual remedies (fp16 overflows above
     65,504; T5-family checkpoints are known to overflow in fp16).
     """
-    if torch.isfinite(loss.detach()).all():
+    loss = torch.as_tensor(loss.detach() if isinstance(loss, torch.Tensor) else loss, dtype=torch.float32)
+    if torch.isfinite(loss).all():
         return
+    shown = loss.item() if loss.numel() == 1 else loss.flatten().tolist()
     advice = ("fp16 overflows above 65,504: switch to bf16 or fp32 (T5-family models are known to overflow "
               "in fp16), " if precision == "fp16" else "")
-    raise FloatingPointError(f"non-finite training loss ({loss.detach().float().item()}) at optimiser step {step}; "
+    raise FloatingPointError(f"non-finite training loss ({shown}) at optimiser step {step}; "
                              f"{advice}lower the learning rate, or check the inputs and labels")
 
 
@@ -216,8 +244,9 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Mapping[str, torch.Tensor]
         (regression), and its label. The model's train/eval mode is restored afterwards.
     """
     was_training = model.training
-    model.eval()
     device = _device_of(model)
+    precision = resolve_loop_precision(precision, device)  # "auto" as in train
+    model.eval()
     total, n, preds, labels = 0.0, 0, [], []
     try:
         for batch in loader:
@@ -380,18 +409,22 @@ def train(
         A :class:`LoopResult`.
 
     Raises:
-        ValueError: for a non-positive ``epochs`` or ``grad_accum_steps``, a bad ``precision``, or
-            early stopping without the ``monitor`` split in ``eval_loaders``.
+        ValueError: for a non-positive ``epochs`` or ``grad_accum_steps``, a ``max_grad_norm`` that is
+            not a positive finite number or ``None``, a one-shot iterator with ``epochs > 1``, a bad
+            ``precision``, or early stopping without the ``monitor`` split in ``eval_loaders``.
         FloatingPointError: at the first non-finite training loss (:func:`check_finite`).
     """
-    if not isinstance(epochs, int) or epochs <= 0:
-        raise ValueError(f"epochs: expected a positive int, got {epochs!r}")
-    if not isinstance(grad_accum_steps, int) or grad_accum_steps <= 0:
-        raise ValueError(f"grad_accum_steps: expected a positive int, got {grad_accum_steps!r}")
+    _check_positive_int(epochs, "epochs")
+    _check_positive_int(grad_accum_steps, "grad_accum_steps")
+    if max_grad_norm is not None and (isinstance(max_grad_norm, bool) or not isinstance(max_grad_norm, numbers.Real)
+                                      or not 0 < max_grad_norm < math.inf):
+        raise ValueError(f"max_grad_norm: expected a positive finite number or None (no clipping), got {max_grad_norm!r}")
+    if epochs > 1 and iter(train_loader) is train_loader:
+        raise ValueError("train_loader: a one-shot iterator cannot be iterated once per epoch; pass a DataLoader "
+                         "or a list of batches")
     eval_loaders = dict(eval_loaders or {})
     if early_stopping_patience is not None:
-        if not isinstance(early_stopping_patience, int) or early_stopping_patience <= 0:
-            raise ValueError(f"early_stopping_patience: expected a positive int, got {early_stopping_patience!r}")
+        _check_positive_int(early_stopping_patience, "early_stopping_patience")
         if monitor not in eval_loaders:
             raise ValueError(f"monitor: early stopping watches {monitor!r}, which is not in eval_loaders {list(eval_loaders)}")
     device = _device_of(model)
@@ -426,7 +459,7 @@ def train(
                 scaler.scale(loss).backward()                   # 4. backward (gradients add up)
                 step_loss += float(loss.detach())
             scaler.unscale_(optimizer)                          # 5. true gradients before clipping
-            norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm else math.inf)
+            norm = torch.nn.utils.clip_grad_norm_(params, math.inf if max_grad_norm is None else max_grad_norm)
             scale_before = scaler.get_scale() if scaler.is_enabled() else None
             scaler.step(optimizer)                              # 6. optimiser step (skipped on overflow)
             scaler.update()
@@ -504,8 +537,17 @@ def memory_breakdown(model: torch.nn.Module, optimizer: torch.optim.Optimizer | 
 
     Working buffers inside a single forward/backward are not included; on a GPU,
     ``torch.cuda.max_memory_allocated`` measures everything.
+
+    Raises:
+        ValueError: if ``activations`` is not a whole number of bytes >= 0.
+        TypeError: if ``gradients`` is not a bool.
     """
     from .optimizers import optimizer_state_bytes
+
+    if isinstance(activations, bool) or not isinstance(activations, numbers.Integral) or activations < 0:
+        raise ValueError(f"activations: expected a whole number of bytes >= 0, got {activations!r}")
+    if not isinstance(gradients, bool):
+        raise TypeError(f"gradients: expected True or False, got {gradients!r}")
 
     seen, weights, grads = set(), 0, 0
     for p in model.parameters():

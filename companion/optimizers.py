@@ -19,6 +19,8 @@ Book sections: chapter 5.3 (freezing, layer-wise learning-rate decay, weight dec
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from typing import Callable, Iterable, Sequence
 
@@ -47,15 +49,25 @@ def decay_parameter_names(model: torch.nn.Module) -> list[str]:
             if n not in norm_params and not _NO_DECAY.search(n)]
 
 
+def _check_weight_decay(weight_decay) -> None:
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) \
+            or not 0 <= weight_decay < math.inf:
+        raise ValueError(f"weight_decay: expected a finite number >= 0, got {weight_decay!r}")
+
+
+def _check_step_size(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Two optimiser parameter groups, as the ``Trainer`` builds them: the weight matrices with
     ``weight_decay``, the biases and LayerNorm parameters with 0. Frozen parameters are left out.
 
     Raises:
-        ValueError: if ``weight_decay`` is negative.
+        ValueError: if ``weight_decay`` is not a finite number >= 0.
     """
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay: expected >= 0, got {weight_decay!r}")
+    _check_weight_decay(weight_decay)
     decay = set(decay_parameter_names(model))
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     return [{"params": [p for n, p in named if n in decay], "weight_decay": weight_decay},
@@ -98,13 +110,14 @@ def layerwise_lr_groups(model: torch.nn.Module, lr: float, decay: float, weight_
     ``get_linear_schedule_with_warmup`` scales every group's rate by the same factor.
 
     Raises:
-        ValueError: if ``lr`` is not positive, ``decay`` is not in (0, 1], or the model has no
-            encoder layers.
+        ValueError: if ``lr`` is not positive, ``decay`` is not in (0, 1], ``weight_decay`` is not a
+            finite number >= 0, or the model has no encoder layers.
     """
     if not lr > 0:
         raise ValueError(f"lr: expected > 0, got {lr!r}")
     if not 0 < decay <= 1:
         raise ValueError(f"decay: expected a value in (0, 1], got {decay!r}")
+    _check_weight_decay(weight_decay)
     n_layers = num_encoder_layers(model)
     if n_layers == 0:
         raise ValueError("model: found no '...layer.<i>.' parameters to assign depths to")
@@ -200,6 +213,17 @@ def _perturb(params: Sequence[torch.Tensor], scale: float, seed: int) -> None:
         p.data.add_(z, alpha=scale)
 
 
+def _scalar_loss(value, name: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name}: expected a scalar loss, got a tensor of shape {tuple(value.shape)}")
+        value = value.item()
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: the loss is {value}; MeZO's update would poison every parameter")
+    return value
+
+
 @torch.no_grad()
 def mezo_step(params: Sequence[torch.Tensor], loss_fn: Callable[[], torch.Tensor | float], *, lr: float,
               eps: float = 1e-3, seed: int) -> tuple[float, float]:
@@ -226,20 +250,24 @@ def mezo_step(params: Sequence[torch.Tensor], loss_fn: Callable[[], torch.Tensor
         ``(loss, projected_grad)`` with ``loss = (ℓ+ + ℓ−) / 2``.
 
     Raises:
-        ValueError: if ``lr`` or ``eps`` is not positive, or ``params`` is empty.
+        ValueError: if ``lr`` or ``eps`` is not a positive finite number, ``params`` is empty, or
+            ``loss_fn`` returns a non-finite or non-scalar loss (``params`` are then restored, as
+            they are when ``loss_fn`` raises).
     """
-    if not lr > 0:
-        raise ValueError(f"lr: expected > 0, got {lr!r}")
-    if not eps > 0:
-        raise ValueError(f"eps: expected > 0, got {eps!r}")
+    _check_step_size(lr, "lr")
+    _check_step_size(eps, "eps")
     params = list(params)
     if not params:
         raise ValueError("params: nothing to train")
     _perturb(params, eps, seed)
-    loss_plus = float(loss_fn())
-    _perturb(params, -2 * eps, seed)
-    loss_minus = float(loss_fn())
-    _perturb(params, eps, seed)
+    offset = eps  # how far params are from where they started, in units of z
+    try:
+        loss_plus = _scalar_loss(loss_fn(), "loss_fn (at θ + εz)")
+        _perturb(params, -2 * eps, seed)
+        offset = -eps
+        loss_minus = _scalar_loss(loss_fn(), "loss_fn (at θ - εz)")
+    finally:
+        _perturb(params, -offset, seed)  # back to the start, also when loss_fn fails
     projected_grad = (loss_plus - loss_minus) / (2 * eps)
     _perturb(params, -lr * projected_grad, seed)
     return (loss_plus + loss_minus) / 2, projected_grad
@@ -259,11 +287,14 @@ class MeZO:
     """
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float, eps: float = 1e-3, seed: int = 0):
+        params = list(params)
+        if any(isinstance(p, dict) for p in params):
+            raise TypeError("params: expected tensors (e.g. model.parameters()), not parameter-group dicts")
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("params: nothing to train")
-        if not lr > 0 or not eps > 0:
-            raise ValueError(f"lr, eps: expected > 0, got lr={lr!r}, eps={eps!r}")
+        _check_step_size(lr, "lr")
+        _check_step_size(eps, "eps")
         self.lr, self.eps = lr, eps
         self._seeds = torch.Generator().manual_seed(seed)
         self.state: dict = {}  # no per-parameter state: that is the point

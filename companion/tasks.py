@@ -45,6 +45,13 @@ class MeanPooler(torch.nn.Module):
     (chapter 5.2). The model's ``attention_mask`` reaches the pooler through a forward pre-hook on the
     backbone that :func:`use_mean_pooling` installs; without one, every position counts.
 
+    The pooler has no weights, so ``save_pretrained`` does not record it: after ``from_pretrained``
+    call :func:`use_mean_pooling` again (otherwise the reloaded model gets a new, random ``[CLS]``
+    pooler).
+
+    Raises:
+        ValueError: if the mask's shape is not the hidden states' ``(batch, tokens)``.
+
     Shapes: ``hidden_states`` (batch, tokens, hidden) float -> (batch, hidden), same dtype. No parameters.
     """
 
@@ -54,8 +61,11 @@ class MeanPooler(torch.nn.Module):
 
     def forward(self, hidden_states):
         mask = self.mask
-        if mask is None or tuple(mask.shape) != tuple(hidden_states.shape[:2]):
+        if mask is None:
             mask = torch.ones(hidden_states.shape[:2], device=hidden_states.device)
+        elif tuple(mask.shape) != tuple(hidden_states.shape[:2]):
+            raise ValueError(f"attention_mask: shape {tuple(mask.shape)} does not match the hidden states' "
+                             f"(batch, tokens) {tuple(hidden_states.shape[:2])}")
         weights = mask.unsqueeze(-1).to(hidden_states.dtype)
         return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1)
 
@@ -69,15 +79,16 @@ def use_mean_pooling(model):
     backbone = getattr(model, "base_model", model)
     if not hasattr(backbone, "pooler"):
         raise ValueError("model: expected a BERT-style model with base_model.pooler")
-    pooler = MeanPooler()
-    backbone.pooler = pooler
-
-    def remember_mask(module, args, kwargs):
-        mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
-        pooler.mask = mask
-
-    backbone.register_forward_pre_hook(remember_mask, with_kwargs=True)
+    backbone.pooler = MeanPooler()
+    backbone.register_forward_pre_hook(_remember_mask, with_kwargs=True)
     return model
+
+
+def _remember_mask(backbone, args, kwargs):
+    """Forward pre-hook: hand the call's ``attention_mask`` to ``backbone.pooler`` (looked up at call
+    time, so a ``copy.deepcopy`` of the model uses its own pooler)."""
+    if isinstance(backbone.pooler, MeanPooler):
+        backbone.pooler.mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
 
 
 def build_model(model: str, task: str, *, num_labels: int = 2, texts: Iterable[str] | None = None,
@@ -100,7 +111,8 @@ def build_model(model: str, task: str, *, num_labels: int = 2, texts: Iterable[s
         seed: seed of the randomly initialised weights (the head, or the whole tiny model).
 
     Raises:
-        ValueError: for an unknown ``task``, a bad ``num_labels`` or ``dropout``, or a tiny model
+        ValueError: for an unknown ``task``, a ``num_labels`` below 2 (unless ``task="regression"``),
+            a bad ``dropout``, or a tiny model
             without ``texts`` or ``tokenizer``.
     """
     import torch
@@ -113,8 +125,8 @@ def build_model(model: str, task: str, *, num_labels: int = 2, texts: Iterable[s
 
     if task not in TASKS:
         raise ValueError(f"task: {task!r} is not one of {TASKS}")
-    if not isinstance(num_labels, int) or num_labels <= 0:
-        raise ValueError(f"num_labels: expected a positive int, got {num_labels!r}")
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 2 and task != "regression":
+        raise ValueError(f"num_labels: expected an int >= 2 (classes of the head), got {num_labels!r}")
     if dropout is not None and not 0 <= dropout < 1:
         raise ValueError(f"dropout: expected a value in [0, 1), got {dropout!r}")
     extra = {}
@@ -154,7 +166,7 @@ def split_words(sentence: str) -> list[str]:
     """
     if not isinstance(sentence, str):
         raise TypeError(f"sentence: expected str, got {type(sentence).__name__}")
-    return _WORD.findall(sentence.lower())
+    return _WORD.findall(sentence.lower().replace("\u2019", "'"))  # typographic apostrophe as in "didn’t"
 
 
 def negation_scope_tags(words: Sequence[str]) -> list[int]:
@@ -169,6 +181,8 @@ def negation_scope_tags(words: Sequence[str]) -> list[int]:
     task, Morante & Blanco, use syntax); we use it because it can be computed offline and it still
     needs context: the same word is ``SCOPE`` after "not" and ``O`` elsewhere.
     """
+    if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+        raise TypeError("words: expected a list of words (strings), e.g. split_words(sentence)")
     tags, inside = [], False
     for word in words:
         w = word.lower()
@@ -250,10 +264,20 @@ def tokenize_tagged(examples: Sequence[dict], tokenizer, max_length: int) -> lis
         Feed them to a ``DataLoader`` with ``DataCollatorForTokenClassification``.
 
     Raises:
-        ValueError: if ``max_length`` is not a positive int.
+        ValueError: if ``max_length`` leaves no room for a word piece, or an example has not one tag
+            per word.
+        TypeError: if an example's ``words`` is not a list of strings.
     """
-    if not isinstance(max_length, int) or max_length <= 0:
-        raise ValueError(f"max_length: expected a positive int, got {max_length!r}")
+    shortest = tokenizer.num_special_tokens_to_add() + 1  # [CLS] + one piece + [SEP]
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < shortest:
+        raise ValueError(f"max_length: expected an int >= {shortest} (the special tokens and one piece), "
+                         f"got {max_length!r}")
+    for i, e in enumerate(examples):
+        words, tags = e["words"], e["tags"]
+        if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+            raise TypeError(f"examples[{i}]['words']: expected a list of words (strings), got {words!r:.60}")
+        if len(tags) != len(words):
+            raise ValueError(f"examples[{i}]: {len(tags)} tags for {len(words)} words")
     enc = tokenizer([e["words"] for e in examples], is_split_into_words=True, truncation=True,
                     max_length=max_length)
     out = []

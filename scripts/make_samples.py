@@ -212,7 +212,8 @@ def make_paraphrases(data_dir: Path) -> None:
     Two English sentences that Tatoeba lists as translations of the same Mandarin sentence are
     paraphrases. We keep the first two distinct English translations of each Mandarin sentence,
     drop pairs whose word sets overlap by more than half (Jaccard > 0.5: near-copies make retrieval
-    trivial), and draw a seeded sample. Columns: ``a``, ``b`` (str), ``attribution`` (both lines'
+    trivial), keep each English sentence in one pair only (so every query and every candidate of the
+    recall@1 probe is unique), and draw a seeded sample. Columns: ``a``, ``b`` (str), ``attribution`` (both lines'
     CC-BY 2.0 FR attributions, joined by `` | ``).
     """
     import re
@@ -238,7 +239,12 @@ def make_paraphrases(data_dir: Path) -> None:
         wa, wb = words(a), words(b)
         if len(wa & wb) / max(len(wa | wb), 1) <= 0.5:
             pairs.append({"a": a, "b": b, "attribution": f"{att_a} | {att_b}"})
-    df = pd.DataFrame(pairs).sample(frac=1.0, random_state=SEED).reset_index(drop=True)
+    df = pd.DataFrame(pairs)
+    # Mandarin variants of one sentence (e.g. traditional and simplified spellings) give the same
+    # English pair twice; recall@1 needs every query and every candidate to be unique.
+    df = df.drop_duplicates("a").drop_duplicates("b")
+    df = df[~df["b"].isin(df["a"])]
+    df = df.sample(frac=1.0, random_state=SEED).reset_index(drop=True)
     for name, n in (("sample", 1000), ("fixture", 100)):
         out = OUT / "paraphrases" / f"{name}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -62,3 +62,21 @@ def test_paraphrase_recall_of_identical_pairs_is_perfect():
     tok = train_wordpiece_tokenizer(list(pairs["a"]) * 3, vocab_size=60)
     model, _ = tasks.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
     assert forgetting.paraphrase_recall(model, tok, pairs) == 1.0
+
+
+def test_paraphrase_samples_have_unique_queries_and_candidates():
+    for source in ("sample", "fixture"):
+        df = forgetting.load_paraphrase_pairs(source)
+        assert not df["a"].duplicated().any() and not df["b"].duplicated().any()
+        assert not df["b"].isin(df["a"]).any()
+
+
+def test_recall_at_1_rejects_bad_embeddings():
+    x = torch.eye(3)
+    assert forgetting.recall_at_1(x, x) == 1.0
+    with pytest.raises(TypeError, match="queries"):
+        forgetting.recall_at_1(np.eye(3), x)
+    with pytest.raises(ValueError, match="no pairs"):
+        forgetting.recall_at_1(torch.zeros(0, 3), torch.zeros(0, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        forgetting.recall_at_1(x, torch.full((3, 3), float("nan")))

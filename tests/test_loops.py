@@ -274,3 +274,52 @@ def test_memory_breakdown_with_adamw():
     assert mem["optimizer_state"] == 2 * 4 * n + 2 * 4  # two moments per weight + one step counter per tensor
     assert mem["total"] == 4 * n * 2 + mem["optimizer_state"] + 100
     assert loops.memory_breakdown(lin, gradients=False)["gradients"] == 0
+
+
+# ---------------------------------------------------------------------------- bad input (newcomer probes)
+def test_accumulated_means_reject_malformed_micro_batches():
+    assert loops.token_weighted_mean([torch.tensor([1.0, 1.0, 1.0]), torch.tensor([4.0])]) == pytest.approx(1.75)
+    for bad, match in [([[1.0, 2.0], [[1.0, 1.0], [1.0, 1.0]]], "1-D"), ([[1.0, float("nan")]], "finite"),
+                       ([[True, False]], "bools"), ([1.0, 2.0], "sequence"), ("12", "sequence")]:
+        for fn in (loops.token_weighted_mean, loops.naive_accumulated_mean):
+            with pytest.raises((ValueError, TypeError), match=match):
+                fn(bad)
+
+
+def test_train_rejects_a_bad_max_grad_norm_and_one_shot_iterators():
+    full, _ = _token_batches()
+    from transformers import BertForTokenClassification as Tok
+    model = _tiny(Tok, num_labels=3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for bad in (-1.0, 0, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ValueError, match="max_grad_norm"):
+            loops.train(model, [full], opt, max_grad_norm=bad)
+    with pytest.raises(ValueError, match="train_loader"):
+        loops.train(model, iter([full]), opt, epochs=2)
+    for name in ("epochs", "grad_accum_steps"):
+        with pytest.raises(ValueError, match=name):
+            loops.train(model, [full], opt, **{name: True})
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # nothing was trained
+    loops.train(model, [full], opt, max_grad_norm=None)  # None still means: no clipping
+
+
+def test_check_finite_handles_tensors_of_any_size_and_floats():
+    loops.check_finite(torch.tensor([1.0, 2.0]), 1)
+    with pytest.raises(FloatingPointError, match="step 3"):
+        loops.check_finite(torch.tensor([1.0, float("nan")]), 3)
+    with pytest.raises(FloatingPointError):
+        loops.check_finite(float("inf"), 1)
+
+
+def test_evaluate_accepts_auto_precision_and_memory_breakdown_checks_its_arguments():
+    from transformers import BertForTokenClassification as Tok
+    model = _tiny(Tok, num_labels=3)
+    full, _ = _token_batches()
+    assert loops.evaluate(model, [full], precision="auto")["n_items"] == 15
+    with pytest.raises(ValueError, match="activations"):
+        loops.memory_breakdown(model, activations=-5)
+    with pytest.raises(ValueError, match="activations"):
+        loops.memory_breakdown(model, activations=1.9)
+    with pytest.raises(TypeError, match="gradients"):
+        loops.memory_breakdown(model, gradients="no")

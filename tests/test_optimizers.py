@@ -172,3 +172,37 @@ def test_mezo_optimiser_reduces_the_loss_without_state(one_thread):
     with pytest.raises(ValueError, match="params"):
         optimizers.MeZO([], lr=1e-3)
     assert math.isfinite(float(loss()))
+
+
+# ---------------------------------------------------------------------------- bad input (newcomer probes)
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), True])
+def test_weight_decay_must_be_a_finite_non_negative_number(bad):
+    with pytest.raises(ValueError, match="weight_decay"):
+        optimizers.param_groups(_tiny(), bad)
+    with pytest.raises(ValueError, match="weight_decay"):
+        optimizers.layerwise_lr_groups(_tiny(), 1e-3, 0.9, weight_decay=bad)
+
+
+@pytest.mark.parametrize("result", [float("nan"), float("inf"), torch.tensor([1.0, 2.0]), "raise"])
+def test_mezo_step_restores_the_parameters_when_the_loss_is_unusable(result):
+    params, _ = _problem()
+    start = [p.detach().clone() for p in params]
+
+    def loss_fn():
+        if isinstance(result, str):
+            raise RuntimeError("out of memory")
+        return result
+
+    with pytest.raises((ValueError, RuntimeError)):
+        optimizers.mezo_step(params, loss_fn, lr=1e-3, seed=0)
+    for p, s in zip(params, start):
+        assert torch.allclose(p, s, atol=1e-12)  # back where they started (up to rounding)
+
+
+def test_mezo_rejects_infinite_rates_and_parameter_groups():
+    params, loss = _problem()
+    for lr in (float("inf"), float("nan"), True):
+        with pytest.raises(ValueError, match="lr"):
+            optimizers.mezo_step(params, loss, lr=lr, seed=0)
+    with pytest.raises(TypeError, match="params"):
+        optimizers.MeZO([{"params": params}], lr=1e-3)

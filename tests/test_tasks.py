@@ -117,3 +117,46 @@ def test_mean_pooler_averages_real_tokens_only(tok):
     assert not torch.allclose(out.pooler_output[1], hidden[1].mean(0))  # padding is excluded
     with pytest.raises(ValueError, match="pooler"):
         tasks.use_mean_pooling(torch.nn.Linear(2, 2))
+
+
+# ---------------------------------------------------------------------------- bad input (newcomer probes)
+def test_classification_needs_two_classes(tok):
+    for bad in (1, True):
+        with pytest.raises(ValueError, match="num_labels"):
+            tasks.build_model("tiny-random-bert", "classification", tokenizer=tok, num_labels=bad)
+    model, _ = tasks.build_model("tiny-random-bert", "regression", tokenizer=tok)
+    assert model.config.num_labels == 1
+
+
+def test_mean_pooling_survives_deepcopy_and_rejects_a_mismatched_mask(tok):
+    import copy
+
+    model, _ = tasks.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
+    clone = copy.deepcopy(model).eval()
+    short = tok(["a b"], return_tensors="pt")
+    padded = tok(["a b", "a b c d e f"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        alone = clone(**short).logits[0]
+        with_padding = clone(**padded).logits[0]
+    assert torch.allclose(alone, with_padding, atol=1e-5)  # the copy's pooler got the copy's mask
+    pooler = clone.base_model.pooler
+    pooler.mask = torch.ones(3, 4)
+    with pytest.raises(ValueError, match="attention_mask"):
+        pooler(torch.zeros(2, 5, 8))
+
+
+def test_tagging_inputs_are_checked():
+    tokenizer = AutoTokenizer.from_pretrained(profiles.minilm_path())
+    words = tasks.split_words("I didn\u2019t like it")  # typographic apostrophe
+    assert "n't" in words and tasks.negation_scope_tags(words)[words.index("n't")] == 1
+    with pytest.raises(TypeError, match="words"):
+        tasks.negation_scope_tags("not good")
+    example = {"words": words, "tags": tasks.negation_scope_tags(words)}
+    for bad in (1, 2, True):
+        with pytest.raises(ValueError, match="max_length"):
+            tasks.tokenize_tagged([example], tokenizer, bad)
+    assert len(tasks.tokenize_tagged([example], tokenizer, 4)[0]["input_ids"]) == 4
+    with pytest.raises(TypeError, match="words"):
+        tasks.tokenize_tagged([{"words": "not good", "tags": [0, 0]}], tokenizer, 16)
+    with pytest.raises(ValueError, match="tags"):
+        tasks.tokenize_tagged([{"words": words, "tags": [0] * (len(words) + 1)}], tokenizer, 16)
