@@ -46,7 +46,7 @@ def load_paraphrase_pairs(source: str = "sample", n: int | None = None) -> pd.Da
         raise ValueError(f"source: {source!r} is not one of {PARAPHRASE_SOURCES}")
     df = pd.read_parquet(packaged_data_dir() / "paraphrases" / f"{source}.parquet")
     if n is not None:
-        if not isinstance(n, int) or not 0 < n <= len(df):
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(df):
             raise ValueError(f"n: expected an int in [1, {len(df)}], got {n!r}")
         df = df.iloc[:n].reset_index(drop=True)
     return df

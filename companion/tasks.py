@@ -208,10 +208,15 @@ def negation_dataset(texts: Iterable[str], n: int, *, seed: int = 0, min_words: 
         A list of ``{"words": list[str], "tags": list[int]}``.
 
     Raises:
-        ValueError: if ``n`` is not positive or there are not enough sentences of either kind.
+        ValueError: if ``n`` is not positive, ``negated_share`` is not in [0, 1], ``min_words`` is not
+            in [1, ``max_words``], or there are not enough sentences of either kind.
     """
-    if not isinstance(n, int) or n <= 0:
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"n: expected a positive int, got {n!r}")
+    if not 0 <= negated_share <= 1:  # also rejects NaN
+        raise ValueError(f"negated_share: expected a share in [0, 1], got {negated_share!r}")
+    if isinstance(min_words, bool) or not isinstance(min_words, int) or not 1 <= min_words <= max_words:
+        raise ValueError(f"min_words: expected an int in [1, max_words={max_words!r}], got {min_words!r}")
     negated, plain = [], []
     for text in texts:
         for sentence in re.split(r"(?<=[.!?])\s+", text):

@@ -80,3 +80,8 @@ def test_recall_at_1_rejects_bad_embeddings():
         forgetting.recall_at_1(torch.zeros(0, 3), torch.zeros(0, 3))
     with pytest.raises(ValueError, match="NaN"):
         forgetting.recall_at_1(x, torch.full((3, 3), float("nan")))
+
+
+def test_load_paraphrase_pairs_rejects_a_bool_count():
+    with pytest.raises(ValueError, match="n"):
+        forgetting.load_paraphrase_pairs("fixture", n=True)

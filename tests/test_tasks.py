@@ -160,3 +160,13 @@ def test_tagging_inputs_are_checked():
         tasks.tokenize_tagged([{"words": "not good", "tags": [0, 0]}], tokenizer, 16)
     with pytest.raises(ValueError, match="tags"):
         tasks.tokenize_tagged([{"words": words, "tags": [0] * (len(words) + 1)}], tokenizer, 16)
+
+
+def test_negation_dataset_checks_its_shares_and_sizes():
+    texts = ["I did not like it at all. The music is good and the cast is fine."] * 4
+    for kwargs, name in [({"negated_share": 1.5}, "negated_share"), ({"negated_share": float("nan")}, "negated_share"),
+                         ({"min_words": 0}, "min_words"), ({"min_words": 40}, "min_words")]:
+        with pytest.raises(ValueError, match=name):
+            tasks.negation_dataset(texts, 2, **kwargs)
+    with pytest.raises(ValueError, match="n"):
+        tasks.negation_dataset(texts, True)
