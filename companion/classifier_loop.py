@@ -138,26 +138,19 @@ def load_classifier(model: str, *, tokenizer=None, texts: Sequence[str] | None =
         ValueError: if the tiny model has neither ``tokenizer`` nor ``texts``, a bad ``num_layers``
             or an unknown ``pooling``.
     """
-    from transformers import (AutoModel, AutoModelForSequenceClassification, AutoTokenizer,
-                              BertForSequenceClassification, BertModel)
+    from transformers import AutoModel, AutoModelForSequenceClassification, BertForSequenceClassification, BertModel
 
-    from .data import train_wordpiece_tokenizer
-    from .training import tiny_bert_config
+    from .training import resolve_tokenizer, tiny_bert_config
 
     if pooling not in ("cls", "mean"):
         raise ValueError(f"pooling: expected 'cls' or 'mean', got {pooling!r}")
+    tokenizer = resolve_tokenizer(model, tokenizer, texts)
     torch.manual_seed(seed)
     if model == "tiny-random-bert":
-        if tokenizer is None:
-            if texts is None:
-                raise ValueError("texts: the tiny random BERT needs texts (or a tokenizer)")
-            tokenizer = train_wordpiece_tokenizer(texts, vocab_size=2000)
-            torch.manual_seed(seed)
         config = tiny_bert_config(len(tokenizer), num_labels)
         net = BertForSequenceClassification(config) if pooling == "cls" else BertModel(config, add_pooling_layer=False)
     else:
         location = model_location(model)
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(location)
         if pooling == "cls":
             net = AutoModelForSequenceClassification.from_pretrained(location, num_labels=num_labels)
         else:

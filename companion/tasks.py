@@ -117,11 +117,10 @@ def build_model(model: str, task: str, *, num_labels: int = 2, texts: Iterable[s
     """
     import torch
     from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification,
-                              AutoTokenizer, BertForSequenceClassification, BertForTokenClassification)
+                              BertForSequenceClassification, BertForTokenClassification)
 
-    from .data import train_wordpiece_tokenizer
     from .profiles import model_location
-    from .training import tiny_bert_config
+    from .training import resolve_tokenizer, tiny_bert_config
 
     if task not in TASKS:
         raise ValueError(f"task: {task!r} is not one of {TASKS}")
@@ -134,18 +133,14 @@ def build_model(model: str, task: str, *, num_labels: int = 2, texts: Iterable[s
         num_labels, extra["problem_type"] = 1, "regression"
     if dropout is not None:
         extra.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    tokenizer = resolve_tokenizer(model, tokenizer, texts)
     torch.manual_seed(seed)
     if model == "tiny-random-bert":
-        if tokenizer is None:
-            if texts is None:
-                raise ValueError("texts: the tiny random BERT needs texts (or a tokenizer) for its tokenizer")
-            tokenizer = train_wordpiece_tokenizer(texts, vocab_size=2000)
         config = tiny_bert_config(len(tokenizer), num_labels, **extra)
         cls = BertForTokenClassification if task == "token_classification" else BertForSequenceClassification
         net = cls(config)
     else:
         location = model_location(model)
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(location)
         config = AutoConfig.from_pretrained(location, num_labels=num_labels, **extra)
         cls = AutoModelForTokenClassification if task == "token_classification" else AutoModelForSequenceClassification
         net = cls.from_pretrained(location, config=config)

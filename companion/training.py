@@ -80,6 +80,25 @@ def tiny_bert_config(vocab_size: int, num_labels: int = 2, **overrides) -> BertC
     return BertConfig(vocab_size=vocab_size, num_labels=num_labels, **{**TINY_BERT, **overrides})
 
 
+def resolve_tokenizer(model: str, tokenizer=None, texts=None):
+    """The tokenizer for ``model``: ``tokenizer`` itself if given; for ``"tiny-random-bert"`` (smoke
+    profile) a WordPiece vocabulary of 2,000 trained on ``texts``; otherwise the pretrained model's own
+    tokenizer (``"minilm"``, a hub id or a directory, see :func:`companion.profiles.model_location`).
+
+    Raises:
+        ValueError: if ``model`` is ``"tiny-random-bert"`` and neither ``tokenizer`` nor ``texts`` is given.
+    """
+    from .data import train_wordpiece_tokenizer
+
+    if tokenizer is not None:
+        return tokenizer
+    if model == "tiny-random-bert":
+        if texts is None:
+            raise ValueError("texts: the tiny random BERT needs texts (or a tokenizer) to train its tokenizer")
+        return train_wordpiece_tokenizer(texts, vocab_size=2000)
+    return AutoTokenizer.from_pretrained(model_location(model))
+
+
 def build_classifier(model: str, *, num_labels: int = 2, texts=None, seed: int = 0):
     """Return ``(model, tokenizer)`` for sequence classification.
 
@@ -97,17 +116,11 @@ def build_classifier(model: str, *, num_labels: int = 2, texts=None, seed: int =
     Raises:
         ValueError: if ``model`` is ``"tiny-random-bert"`` and ``texts`` is missing.
     """
-    from .data import train_wordpiece_tokenizer
-
+    tokenizer = resolve_tokenizer(model, texts=texts)
     torch.manual_seed(seed)
     if model == "tiny-random-bert":
-        if texts is None:
-            raise ValueError("texts: the tiny random BERT needs texts to train its tokenizer")
-        tokenizer = train_wordpiece_tokenizer(texts, vocab_size=2000)
         return BertForSequenceClassification(tiny_bert_config(len(tokenizer), num_labels)), tokenizer
-    location = model_location(model)
-    tokenizer = AutoTokenizer.from_pretrained(location)
-    net = AutoModelForSequenceClassification.from_pretrained(location, num_labels=num_labels)
+    net = AutoModelForSequenceClassification.from_pretrained(model_location(model), num_labels=num_labels)
     return net, tokenizer
 
 

@@ -175,3 +175,15 @@ def test_predictions_come_back_in_dataset_order(smoke, tmp_path):
     with torch.no_grad():
         first = model(input_ids=torch.tensor([tds["test"][0]["input_ids"]])).logits[0]
     assert torch.allclose(torch.tensor(out.predictions[0]), first, atol=1e-5)
+
+
+def test_resolve_tokenizer_reuses_trains_or_loads():
+    from companion import profiles
+    texts = ["a good film", "a bad film", "not good at all"] * 5
+    tiny = training.resolve_tokenizer("tiny-random-bert", texts=texts)
+    assert training.resolve_tokenizer("tiny-random-bert", tiny) is tiny
+    assert tiny.convert_tokens_to_ids("film") != tiny.unk_token_id
+    assert training.resolve_tokenizer("minilm").vocab_size == 30522
+    with pytest.raises(ValueError, match="texts"):
+        training.resolve_tokenizer("tiny-random-bert")
+    assert profiles.model_location("minilm")  # the offline model the "minilm" branch loads
