@@ -1,0 +1,279 @@
+"""Argument checks shared by every public function of the package.
+
+Each check takes the value and the *name of the argument* it came from, and either returns the value
+in a normal form (an ``int``, a ``float``, a list) or raises an error whose message names the argument
+and shows the bad value. Every public boundary calls these, once; nothing else re-implements them.
+
+* numbers: :func:`integer` (never a bool, never a float that happens to be whole), :func:`number`
+  (finite unless asked otherwise, never a string or a bool), :func:`probability`;
+* choices and flags: :func:`one_of`, :func:`boolean`;
+* text: :func:`texts` (a sequence of strings, never one bare string);
+* tensors of ids: :func:`token_ids` (integer dtype, every id in ``[0, vocab_size)``),
+  :func:`word_ids` (``None`` or an int in ``[0, length)``), :func:`class_labels` (ints in
+  ``[0, num_labels)``, optionally ``ignore_index``) -- checked before anything is allocated from them;
+* files: :func:`existing_path`.
+
+TypeError means "wrong kind of thing" (a string where a number goes); ValueError means "right kind,
+wrong value" (a negative count, NaN, an id past the vocabulary).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "integer", "number", "probability", "one_of", "boolean", "texts", "token_ids", "word_ids",
+    "class_labels", "existing_path", "finite_tensor", "same_length",
+]
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def integer(value: Any, name: str, *, minimum: int | None = 1, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` in ``[minimum, maximum]`` (default: a positive int).
+
+    Accepts Python and NumPy integers (and 0-d integer tensors); rejects bools, floats (even ``2.0``)
+    and strings.
+
+    Raises:
+        TypeError: ``value`` is not an integer.
+        ValueError: ``value`` is outside the range.
+    """
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
+            and value.dtype != torch.bool:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {_show(value)} ({type(value).__name__})")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: expected an int <= {maximum}, got {value}")
+    return value
+
+
+def number(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None,
+           strict_minimum: bool = False, strict_maximum: bool = False, finite: bool = True) -> float:
+    """``value`` as a ``float`` within the given bounds.
+
+    Args:
+        minimum, maximum: bounds (``None``: unbounded); inclusive unless ``strict_minimum`` /
+            ``strict_maximum``.
+        finite: reject NaN and +-inf (default). NaN is rejected even when ``finite=False``.
+
+    Raises:
+        TypeError: ``value`` is a bool, a string or not a real number.
+        ValueError: NaN, infinite (when ``finite``), or out of bounds.
+    """
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {_show(value)} ({type(value).__name__})")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name}: expected a number, got NaN")
+    if finite and math.isinf(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    if minimum is not None and (value < minimum or (strict_minimum and value == minimum)):
+        raise ValueError(f"{name}: expected a number {'>' if strict_minimum else '>='} {minimum}, got {value}")
+    if maximum is not None and (value > maximum or (strict_maximum and value == maximum)):
+        raise ValueError(f"{name}: expected a number {'<' if strict_maximum else '<='} {maximum}, got {value}")
+    return value
+
+
+def probability(value: Any, name: str, *, allow_zero: bool = True, allow_one: bool = True) -> float:
+    """``value`` as a float in ``[0, 1]`` (or the open ends, if ``allow_zero``/``allow_one`` is False).
+
+    Raises:
+        TypeError / ValueError: as :func:`number`.
+    """
+    return number(value, name, minimum=0.0, maximum=1.0, strict_minimum=not allow_zero,
+                  strict_maximum=not allow_one)
+
+
+def one_of(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices``.
+
+    Raises:
+        ValueError: otherwise; the message lists the choices.
+    """
+    choices = tuple(choices)
+    try:
+        ok = value in choices
+    except TypeError:  # e.g. an unhashable or array-like value
+        ok = False
+    if not ok or isinstance(value, bool) and not any(c is value for c in choices):
+        raise ValueError(f"{name}: expected one of {choices}, got {_show(value)}")
+    return value
+
+
+def boolean(value: Any, name: str) -> bool:
+    """``value`` if it is ``True`` or ``False`` (NumPy bools allowed).
+
+    Raises:
+        TypeError: for anything else, e.g. ``1`` or ``"yes"``.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {_show(value)}")
+    return bool(value)
+
+
+def texts(value: Any, name: str, *, allow_empty: bool = False) -> list[str]:
+    """``value`` as a list of strings.
+
+    A single string is refused (iterating it would give characters), as is a sequence holding
+    anything but strings.
+
+    Raises:
+        TypeError: a bare string, a non-iterable, or a non-string element (its index is named).
+        ValueError: an empty sequence, unless ``allow_empty``.
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name}: expected a sequence of strings, got one string {_show(value)}; wrap it in a list")
+    try:
+        out = list(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected a sequence of strings, got {type(value).__name__}") from None
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise TypeError(f"{name}[{i}]: expected a string, got {_show(t)} ({type(t).__name__})")
+    if not out and not allow_empty:
+        raise ValueError(f"{name}: expected at least one text, got an empty sequence")
+    return out
+
+
+def _int_tensor(value: Any, name: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        t = value
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(value))
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name}: expected a tensor of integer ids, got {type(value).__name__}") from None
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise TypeError(f"{name}: expected integer ids, got a tensor of dtype {t.dtype}")
+    return t
+
+
+def token_ids(value: Any, name: str, *, vocab_size: int | None = None, ndim: int | tuple[int, ...] | None = None
+              ) -> torch.Tensor:
+    """``value`` as an integer tensor whose entries are all in ``[0, vocab_size)``.
+
+    Lists and NumPy arrays are converted; floats and bools are refused (a float id would be truncated).
+
+    Raises:
+        TypeError: not integer ids.
+        ValueError: wrong number of dimensions, or an id outside ``[0, vocab_size)`` (the first one is shown).
+    """
+    t = _int_tensor(value, name)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if t.dim() not in allowed:
+            raise ValueError(f"{name}: expected {' or '.join(map(str, allowed))} dimensions, got shape {tuple(t.shape)}")
+    if t.numel():
+        low, high = int(t.min()), int(t.max())
+        if low < 0:
+            raise ValueError(f"{name}: ids must be >= 0, found {low}")
+        if vocab_size is not None and high >= vocab_size:
+            raise ValueError(f"{name}: ids must be < vocab_size={vocab_size}, found {high}")
+    return t
+
+
+def word_ids(value: Any, name: str, *, length: int | None = None) -> list[int | None]:
+    """A sequence of word ids (``None`` for special tokens, else an int in ``[0, length)``).
+
+    ``length`` is the sequence length: a word id can never exceed the number of tokens, and the check
+    runs before anything is allocated from the ids.
+
+    Raises:
+        TypeError: an element that is neither ``None`` nor an int (bools and floats included).
+        ValueError: a negative id, or one ``>= length``.
+    """
+    if isinstance(value, torch.Tensor):
+        raise TypeError(f"{name}: expected a list of ints and None (as tokenizers' word_ids() gives), got a tensor")
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name}: expected a list of ints and None, got {_show(value)}")
+    out: list[int | None] = []
+    for i, w in enumerate(value):
+        if w is None:
+            out.append(None)
+            continue
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Integral):
+            raise TypeError(f"{name}[{i}]: expected an int or None, got {_show(w)} ({type(w).__name__})")
+        w = int(w)
+        if w < 0:
+            raise ValueError(f"{name}[{i}]: word ids must be >= 0 (None marks special tokens), got {w}")
+        if length is not None and w >= length:
+            raise ValueError(f"{name}[{i}]: word id {w} is not < the sequence length {length}")
+        out.append(w)
+    return out
+
+
+def class_labels(value: Any, name: str, *, num_labels: int | None = None, ignore_index: int | None = None
+                 ) -> torch.Tensor:
+    """``value`` as an int64 tensor of class ids in ``[0, num_labels)``; ``ignore_index`` entries allowed.
+
+    Raises:
+        TypeError: float, bool or non-numeric labels (a float label would be truncated).
+        ValueError: a label outside ``[0, num_labels)`` that is not ``ignore_index``.
+    """
+    t = _int_tensor(value, name).long()
+    real = t[t != ignore_index] if ignore_index is not None else t
+    if real.numel():
+        low, high = int(real.min()), int(real.max())
+        if low < 0:
+            raise ValueError(f"{name}: class labels must be >= 0{'' if ignore_index is None else f' (or {ignore_index})'}"
+                             f", found {low}")
+        if num_labels is not None and high >= num_labels:
+            raise ValueError(f"{name}: class labels must be < num_labels={num_labels}, found {high}")
+    return t
+
+
+def finite_tensor(value: Any, name: str) -> torch.Tensor:
+    """``value`` if it is a floating-point tensor with no NaN or infinity.
+
+    Raises:
+        TypeError: not a floating-point tensor.
+        ValueError: a NaN or infinite entry.
+    """
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor, got {type(value).__name__}"
+                        + (f" of dtype {value.dtype}" if isinstance(value, torch.Tensor) else ""))
+    if not torch.isfinite(value).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return value
+
+
+def existing_path(value: Any, name: str, *, kind: str = "any") -> Path:
+    """``value`` as a ``Path`` that exists (``kind``: ``"file"``, ``"dir"`` or ``"any"``).
+
+    Raises:
+        TypeError: not a string or ``os.PathLike``.
+        FileNotFoundError / NotADirectoryError / IsADirectoryError: naming the argument and the path.
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a path, got {type(value).__name__}")
+    path = Path(value)
+    if not path.exists():
+        raise FileNotFoundError(f"{name}: {path} does not exist")
+    if kind == "file" and path.is_dir():
+        raise IsADirectoryError(f"{name}: {path} is a directory, expected a file")
+    if kind == "dir" and not path.is_dir():
+        raise NotADirectoryError(f"{name}: {path} is not a directory")
+    return path
+
+
+def same_length(name_a: str, a: Sequence, name_b: str, b: Sequence) -> None:
+    """Raise ``ValueError`` unless ``len(a) == len(b)`` (names both arguments)."""
+    if len(a) != len(b):
+        raise ValueError(f"{name_b}: expected one entry per element of {name_a} ({len(a)}), got {len(b)}")

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import torch
+
+from companion import book
+
+SIZES = {"smoke": dict(n=1, lr=3e-4), "cpu": dict(n=2, lr=1e-4), "gpu": dict(n=3, lr=2e-5)}
+
+
+def test_setup_resolves_seeds_and_prints(capsys, monkeypatch):
+    monkeypatch.delenv(book.ENV_VAR, raising=False)
+    P, device = book.setup("smoke", SIZES, seed=3)
+    assert P.name == "smoke" and P.n == 1 and P["lr"] == 3e-4 and dict(P)["n"] == 1
+    assert device.type in ("cpu", "cuda")
+    out = capsys.readouterr().out
+    assert out.startswith("profile smoke (asked for by the notebook)") and "lr=0.0003" in out
+    a = torch.rand(1)
+    book.setup("smoke", SIZES, seed=3, show=False)
+    assert torch.equal(a, torch.rand(1))
+    with pytest.raises(AttributeError, match="no 'missing'"):
+        P.missing
+    with pytest.raises(AttributeError, match="read-only"):
+        P.n = 5
+
+
+def test_env_var_overrides(monkeypatch):
+    monkeypatch.setenv(book.ENV_VAR, "cpu")
+    P, _ = book.setup("smoke", SIZES, show=False)
+    assert P.name == "cpu"
+    monkeypatch.setenv(book.ENV_VAR, "tpu")
+    with pytest.raises(ValueError, match="COMPANION_PROFILE"):
+        book.resolve_profile("auto")
+
+
+def test_auto_without_cuda(monkeypatch):
+    monkeypatch.delenv(book.ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert book.resolve_profile("auto") == ("cpu", "auto: no CUDA device")
+
+
+@pytest.mark.parametrize("bad,err", [(123, TypeError), ("fast", ValueError)])
+def test_bad_profile(bad, err, monkeypatch):
+    monkeypatch.delenv(book.ENV_VAR, raising=False)
+    with pytest.raises(err, match="profile"):
+        book.resolve_profile(bad)
+
+
+def test_check_sizes():
+    with pytest.raises(ValueError, match="exactly the profiles"):
+        book.check_sizes({"smoke": {}, "cpu": {}})
+    with pytest.raises(ValueError, match=r"sizes\['gpu'\]: missing \['lr'\]"):
+        book.check_sizes({"smoke": dict(lr=1), "cpu": dict(lr=1), "gpu": dict()})
+    with pytest.raises(TypeError):
+        book.check_sizes([1, 2, 3])
+    with pytest.raises(ValueError, match="reserved"):
+        book.check_sizes({p: dict(name=1) for p in book.PROFILE_NAMES})
+    with pytest.raises(TypeError, match="seed"):
+        book.setup("smoke", SIZES, seed=1.5)
+
+
+def test_glue_plain_numbers_and_provenance():
+    assert type(book.glue("x", np.float64(0.5))) is float
+    assert type(book.glue("y", torch.tensor(2))) is int
+    with pytest.raises(TypeError):
+        book.glue("", 1)
+    text = book.provenance("cpu")
+    assert text.startswith("profile cpu;") and "torch " in text and "wall time" in text
+
+
+def test_progress_off_unless_interactive(monkeypatch):
+    monkeypatch.setenv(book.PROGRESS_ENV_VAR, "0")
+    items = [1, 2]
+    assert book.progress(items) is items
+    monkeypatch.setenv(book.PROGRESS_ENV_VAR, "1")
+    assert list(book.progress(items)) == items

@@ -1,0 +1,152 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from companion import checks
+
+
+@pytest.mark.parametrize("bad", [True, False, 2.0, "3", None, np.bool_(True), torch.tensor(1.0)])
+def test_integer_rejects_non_ints(bad):
+    with pytest.raises(TypeError, match="n_steps"):
+        checks.integer(bad, "n_steps")
+
+
+def test_integer_range_and_numpy():
+    assert checks.integer(np.int64(3), "n") == 3
+    assert checks.integer(torch.tensor(4), "n") == 4
+    assert checks.integer(0, "n", minimum=0) == 0
+    with pytest.raises(ValueError, match="n: expected an int >= 1, got 0"):
+        checks.integer(0, "n")
+    with pytest.raises(ValueError, match="<= 5"):
+        checks.integer(6, "n", maximum=5)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_number_rejects_non_finite(bad):
+    with pytest.raises(ValueError, match="lr"):
+        checks.number(bad, "lr")
+
+
+@pytest.mark.parametrize("bad", ["1e-3", True, None, [1.0]])
+def test_number_rejects_non_numbers(bad):
+    with pytest.raises(TypeError, match="lr"):
+        checks.number(bad, "lr")
+
+
+def test_number_bounds():
+    assert checks.number(1, "x") == 1.0
+    assert checks.number(math.inf, "x", finite=False) == math.inf
+    with pytest.raises(ValueError, match="NaN"):
+        checks.number(math.nan, "x", finite=False)
+    with pytest.raises(ValueError, match="> 0"):
+        checks.number(0.0, "x", minimum=0, strict_minimum=True)
+    with pytest.raises(ValueError, match="<= 1"):
+        checks.number(1.5, "x", maximum=1)
+
+
+def test_probability():
+    assert checks.probability(0.0, "p") == 0.0
+    for bad in (-0.1, 1.1, math.nan):
+        with pytest.raises(ValueError, match="p"):
+            checks.probability(bad, "p")
+    with pytest.raises(ValueError):
+        checks.probability(1.0, "p", allow_one=False)
+    with pytest.raises(ValueError):
+        checks.probability(0.0, "p", allow_zero=False)
+
+
+def test_one_of_and_boolean():
+    assert checks.one_of("a", "mode", ("a", "b")) == "a"
+    with pytest.raises(ValueError, match="mode: expected one of"):
+        checks.one_of("c", "mode", ("a", "b"))
+    with pytest.raises(ValueError):
+        checks.one_of([1], "mode", ("a",))
+    with pytest.raises(ValueError):
+        checks.one_of(True, "n", (1, 2))
+    assert checks.boolean(np.bool_(False), "flag") is False
+    for bad in (1, "yes", None):
+        with pytest.raises(TypeError, match="flag"):
+            checks.boolean(bad, "flag")
+
+
+def test_texts():
+    assert checks.texts(("a", "b"), "texts") == ["a", "b"]
+    with pytest.raises(TypeError, match="one string"):
+        checks.texts("one two", "texts")
+    with pytest.raises(TypeError, match=r"texts\[1\]"):
+        checks.texts(["a", 3], "texts")
+    with pytest.raises(ValueError, match="empty"):
+        checks.texts([], "texts")
+    assert checks.texts([], "texts", allow_empty=True) == []
+    with pytest.raises(TypeError):
+        checks.texts(5, "texts")
+
+
+def test_token_ids():
+    ids = checks.token_ids([[1, 2, 3]], "input_ids", vocab_size=4, ndim=2)
+    assert ids.dtype == torch.int64
+    with pytest.raises(ValueError, match=">= 0"):
+        checks.token_ids(torch.tensor([2, -5]), "input_ids", vocab_size=10)
+    with pytest.raises(ValueError, match="vocab_size=10, found 99999"):
+        checks.token_ids(torch.tensor([2, 99999]), "input_ids", vocab_size=10)
+    with pytest.raises(TypeError, match="dtype"):
+        checks.token_ids(torch.tensor([1.0]), "input_ids")
+    with pytest.raises(TypeError):
+        checks.token_ids(torch.tensor([True]), "input_ids")
+    with pytest.raises(TypeError):
+        checks.token_ids(["a", "b"], "input_ids")
+    with pytest.raises(ValueError, match="dimensions"):
+        checks.token_ids(torch.tensor([1, 2]), "input_ids", ndim=2)
+
+
+def test_word_ids():
+    assert checks.word_ids([None, 0, 1, 1, None], "word_ids", length=5) == [None, 0, 1, 1, None]
+    with pytest.raises(TypeError, match=r"word_ids\[2\]"):
+        checks.word_ids([None, 0, 1.7], "word_ids")
+    with pytest.raises(ValueError, match=">= 0"):
+        checks.word_ids([None, -5], "word_ids")
+    with pytest.raises(ValueError, match="sequence length"):
+        checks.word_ids([0, 10**9], "word_ids", length=2)
+    with pytest.raises(TypeError):
+        checks.word_ids(torch.tensor([0, 1]), "word_ids")
+    with pytest.raises(TypeError):
+        checks.word_ids([True], "word_ids")
+    with pytest.raises(TypeError):
+        checks.word_ids("ab", "word_ids")
+
+
+def test_class_labels():
+    assert checks.class_labels([0, 1, -100], "labels", num_labels=2, ignore_index=-100).tolist() == [0, 1, -100]
+    with pytest.raises(ValueError, match="num_labels=2, found 5"):
+        checks.class_labels([0, 5], "labels", num_labels=2)
+    with pytest.raises(ValueError, match=">= 0"):
+        checks.class_labels([0, -100], "labels", num_labels=2)
+    with pytest.raises(TypeError):
+        checks.class_labels([0.4, 1.6], "labels")
+
+
+def test_finite_tensor_and_paths(tmp_path):
+    checks.finite_tensor(torch.ones(2), "x")
+    with pytest.raises(ValueError, match="NaN"):
+        checks.finite_tensor(torch.tensor([1.0, math.nan]), "x")
+    with pytest.raises(TypeError):
+        checks.finite_tensor(torch.ones(2, dtype=torch.long), "x")
+    f = tmp_path / "a.txt"
+    f.write_text("x")
+    assert checks.existing_path(f, "path", kind="file") == f
+    with pytest.raises(FileNotFoundError, match="path: .* does not exist"):
+        checks.existing_path(tmp_path / "missing", "path")
+    with pytest.raises(NotADirectoryError):
+        checks.existing_path(f, "path", kind="dir")
+    with pytest.raises(IsADirectoryError):
+        checks.existing_path(tmp_path, "path", kind="file")
+    with pytest.raises(TypeError):
+        checks.existing_path(3, "path")
+
+
+def test_same_length():
+    checks.same_length("texts", [1, 2], "labels", [0, 1])
+    with pytest.raises(ValueError, match="labels: expected one entry per element of texts"):
+        checks.same_length("texts", [1, 2], "labels", [0])
