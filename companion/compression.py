@@ -267,24 +267,26 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return F.kl_div(log_p_student, log_p_teacher, reduction=reduction, log_target=True) * (t * t)
 
 
-def latency_ms(model: nn.Module, ids: Sequence[Sequence[int]], pad_id: int, batch_size: int = 32,
-               repeats: int = 3) -> float:
-    """Measured CPU inference time in milliseconds per example: the fastest of ``repeats`` passes
-    over ``ids`` (pre-encoded examples; see :func:`companion.classifier_loop.encode`) after one warm-up pass.
+def latency_ms(model: nn.Module, dataset, tokenizer, batch_size: int = 32, repeats: int = 3) -> float:
+    """Measured CPU inference time in milliseconds per example: the fastest of ``repeats`` passes of
+    :func:`companion.loop.predict` over ``dataset`` (tokenised examples) after one warm-up pass.
 
     Raises:
-        ValueError: if ``repeats`` < 1 or ``ids`` is empty.
+        TypeError / ValueError: ``repeats`` or ``batch_size`` not a positive int; an empty ``dataset``.
     """
-    from .classifier_loop import predict_logits
+    from . import checks
+    from .loop import predict
 
-    if not isinstance(repeats, numbers.Integral) or repeats < 1:
-        raise ValueError(f"repeats: expected an int >= 1, got {repeats!r}")
-    if len(ids) == 0:
-        raise ValueError("ids: no examples")
-    predict_logits(model, ids[:batch_size], pad_id, batch_size, device="cpu")
+    repeats = checks.integer(repeats, "repeats")
+    batch_size = checks.integer(batch_size, "batch_size")
+    if len(dataset) == 0:
+        raise ValueError("dataset: no examples")
+    model = model.to("cpu")
+    warm = dataset.select(range(min(batch_size, len(dataset)))) if hasattr(dataset, "select") else dataset[:batch_size]
+    predict(model, warm, tokenizer, batch_size=batch_size)
     best = float("inf")
-    for _ in range(int(repeats)):
+    for _ in range(repeats):
         start = time.perf_counter()
-        predict_logits(model, ids, pad_id, batch_size, device="cpu")
+        predict(model, dataset, tokenizer, batch_size=batch_size)
         best = min(best, time.perf_counter() - start)
-    return 1000 * best / len(ids)
+    return 1000 * best / len(dataset)

@@ -19,8 +19,8 @@ The steps of a modern text pipeline, each small enough to read (book chapter 3):
   :func:`companion.data.train_wordpiece_tokenizer`; :func:`fertility` and :func:`unknown_rate`
   compare them.
 
-Data: :func:`load_imdb_unsupervised` (unlabelled IMDb reviews, Maas et al. 2011) and
-:func:`load_tatoeba_pairs` (English-Mandarin sentence pairs from Tatoeba, CC-BY 2.0 FR).
+Data: :func:`companion.data.load_imdb_unlabelled` (``source="raw"``: unlabelled IMDb reviews as
+published, Maas et al. 2011) and :func:`companion.data.read_tatoeba` (English-Mandarin pairs, CC-BY 2.0 FR).
 
 Book section: chapter 3 (3.2 cleaning, 3.3 building and splitting, "Tokenizers").
 """
@@ -38,85 +38,6 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
-
-from .data import packaged_data_dir
-
-# ---------------------------------------------------------------------------- data
-IMDB_UNSUPERVISED_SOURCES = ("sample", "hub")
-TATOEBA_ATTRIBUTION = (
-    "Sentence pairs from Tatoeba (https://tatoeba.org), CC-BY 2.0 FR; per-pair attribution in the "
-    "'attribution' column. Export distributed by https://www.manythings.org/anki/."
-)
-
-
-def load_imdb_unsupervised(source: str = "sample", n: int | None = None) -> pd.DataFrame:
-    """Unlabelled IMDb reviews (the ``unsupervised`` split of Maas et al., ACL 2011), *raw*.
-
-    The texts are returned as published, with their ``<br />`` tags, HTML entities and
-    duplicates: they are the input of the cleaning steps of chapter 3.
-
-    Args:
-        source: ``"sample"`` -- the committed sample ``companion/_data/imdb/unsupervised.parquet``
-            (a seeded random sample of the 50,000 reviews, enriched with every member of a few
-            duplicate groups so that de-duplication has something to find; see
-            ``scripts/make_samples.py``); ``"hub"`` -- all 50,000 reviews: the file
-            ``unsupervised.parquet`` in ``$COMPANION_DATA_DIR`` if that is set, else the hub dataset
-            ``stanfordnlp/imdb``, split ``unsupervised``; or a path to a parquet file.
-        n: keep only the first ``n`` rows (``None``: all).
-
-    Returns:
-        A DataFrame with columns ``doc_id`` (int, position in the source) and ``text`` (str).
-
-    Raises:
-        ValueError: for an unknown ``source`` or a non-positive ``n``.
-    """
-    if n is not None and (not isinstance(n, int) or n <= 0):
-        raise ValueError(f"n: expected a positive int or None, got {n!r}")
-    if source == "sample":
-        df = pd.read_parquet(packaged_data_dir() / "imdb" / "unsupervised.parquet", columns=["text"])
-    elif source == "hub":
-        local = os.environ.get("COMPANION_DATA_DIR")
-        if local:
-            df = pd.read_parquet(Path(local) / "unsupervised.parquet", columns=["text"])
-        else:
-            from datasets import load_dataset
-
-            df = load_dataset("stanfordnlp/imdb", split="unsupervised").select_columns(["text"]).to_pandas()
-    elif isinstance(source, (str, Path)) and Path(source).is_file():
-        df = pd.read_parquet(source, columns=["text"])
-    else:
-        raise ValueError(f"source: {source!r} is not one of {IMDB_UNSUPERVISED_SOURCES} or a parquet file")
-    df = df.iloc[:n] if n is not None else df
-    return pd.DataFrame({"doc_id": range(len(df)), "text": df["text"].tolist()})
-
-
-def load_tatoeba_pairs(path: str | os.PathLike | None = None, n: int | None = None) -> pd.DataFrame:
-    """English-Mandarin sentence pairs from Tatoeba (CC-BY 2.0 FR; keep the attribution column).
-
-    Args:
-        path: a tab-separated file of ``english, chinese, attribution`` lines without header;
-            default: the committed 5,000-pair sample ``companion/_data/tatoeba/pairs.tsv`` made by
-            ``scripts/make_samples.py`` (``make_tatoeba``).
-        n: keep only the first ``n`` pairs.
-
-    Returns:
-        A DataFrame with columns ``english``, ``chinese``, ``attribution`` (str).
-
-    Raises:
-        ValueError: if a line does not have three tab-separated fields, or ``n`` is not positive.
-    """
-    if n is not None and (not isinstance(n, int) or n <= 0):
-        raise ValueError(f"n: expected a positive int or None, got {n!r}")
-    path = Path(path) if path is not None else packaged_data_dir() / "tatoeba" / "pairs.tsv"
-    rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        fields = line.split("\t")
-        if len(fields) != 3:
-            raise ValueError(f"path: line {i} of {path} has {len(fields)} tab-separated fields, expected 3")
-        rows.append(fields)
-        if n is not None and len(rows) == n:
-            break
-    return pd.DataFrame(rows, columns=["english", "chinese", "attribution"])
 
 
 def _check_texts(texts, name: str = "texts") -> list[str]:
@@ -761,9 +682,9 @@ def token_counts(tokenizer, texts: Sequence[str]) -> Counter:
 
 
 __all__ = [
-    "load_imdb_unsupervised", "load_tatoeba_pairs", "normalize_unicode", "strip_html", "clean_text",
+    "normalize_unicode", "strip_html", "clean_text",
     "word_count", "duplicate_ngram_fraction", "scrub_pii", "exact_duplicates", "shingles", "jaccard",
     "minhashes", "near_duplicate_clusters", "near_duplicates_to_drop", "clean_corpus", "split_dataset",
     "cross_split_near_duplicates", "save_splits", "train_bpe_tokenizer", "train_unigram_tokenizer",
-    "fertility", "unknown_rate", "token_counts", "tokens", "distinct_characters", "TATOEBA_ATTRIBUTION",
+    "fertility", "unknown_rate", "token_counts", "tokens", "distinct_characters",
 ]
