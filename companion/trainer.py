@@ -24,6 +24,7 @@ import os
 import re
 import struct
 import time
+import zipfile
 from pathlib import Path
 
 import torch
@@ -247,10 +248,15 @@ def _safetensors_ok(path: Path) -> bool:
 
 
 def _torch_file_ok(path: Path) -> bool:
+    """A ``torch.save`` file (a zip archive) that is whole: every member present and its CRC right.
+
+    Checked without unpickling anything (``rng_state.pth`` holds NumPy objects that ``weights_only``
+    loading refuses, and a checker should not execute pickles).
+    """
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
-        return True
-    except Exception:  # a truncated zip, random bytes, an unpickling refusal...
+        with zipfile.ZipFile(path) as archive:
+            return bool(archive.namelist()) and archive.testzip() is None
+    except (OSError, zipfile.BadZipFile, ValueError):
         return False
 
 
@@ -260,7 +266,7 @@ def checkpoint_problem(path: str | os.PathLike, max_steps: int | None = None) ->
     Complete means: ``trainer_state.json`` parses with an integer ``global_step`` with
     ``0 < global_step <= max_steps`` (when given) and matches the directory's step; the model weights
     (``model.safetensors``, or shards listed in its index, or an adapter's weights) have a valid
-    safetensors header and size; ``optimizer.pt``, ``scheduler.pt`` and ``rng_state.pth`` exist and load.
+    safetensors header and size; ``optimizer.pt``, ``scheduler.pt`` and ``rng_state.pth`` exist and are whole (zip CRCs).
     The ``Trainer`` writes ``trainer_state.json`` last, so a checkpoint killed mid-write lacks it.
 
     Returns:
@@ -291,7 +297,7 @@ def checkpoint_problem(path: str | os.PathLike, max_steps: int | None = None) ->
         if not f.is_file():
             return f"{f} is missing (a resume would restart the {name.split('.')[0].replace('_', ' ')} from scratch)"
         if not _torch_file_ok(f):
-            return f"{f} does not load"
+            return f"{f} is truncated or corrupt"
     return None
 
 

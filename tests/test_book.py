@@ -58,9 +58,15 @@ def test_check_sizes():
         book.setup("smoke", SIZES, seed=1.5)
 
 
-def test_glue_plain_numbers_and_provenance():
-    assert type(book.glue("x", np.float64(0.5))) is float
-    assert type(book.glue("y", torch.tensor(2))) is int
+def test_glue_plain_numbers_and_provenance(monkeypatch):
+    import myst_nb
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.update({name: value}))
+    assert book.glue("x", np.float64(0.5)) is None
+    book.glue("y", torch.tensor(2))
+    assert type(seen["x"]) is float and type(seen["y"]) is int
+    assert type(book.plain(np.int64(3))) is int
     with pytest.raises(TypeError):
         book.glue("", 1)
     text = book.provenance("cpu")
