@@ -199,10 +199,10 @@ class EpochSampler(Sampler[int]):
         return self.n
 
 
-def _model_columns(dataset):
+def _model_columns(dataset, columns=MODEL_INPUTS):
     if hasattr(dataset, "column_names"):
-        return dataset.select_columns([c for c in dataset.column_names if c in MODEL_INPUTS])
-    return [{k: v for k, v in row.items() if k in MODEL_INPUTS} for row in dataset]
+        return dataset.select_columns([c for c in dataset.column_names if c in columns])
+    return [{k: v for k, v in row.items() if k in columns} for row in dataset]
 
 
 def _lengths(dataset) -> list[int]:
@@ -212,12 +212,14 @@ def _lengths(dataset) -> list[int]:
 
 
 def dataloader(dataset, tokenizer, batch_size: int, *, shuffle: bool = False, group_by_length: bool = False,
-               seed: int = 0, collator=None):
+               seed: int = 0, collator=None, columns: Sequence[str] = MODEL_INPUTS):
     """A ``DataLoader`` over tokenised examples, each batch padded to its own longest example.
 
-    Keeps only the model's inputs and labels (:data:`MODEL_INPUTS`) and pads with ``collator``
-    (default ``DataCollatorWithPadding(tokenizer)``, which also renames ``label`` to ``labels``; pass
-    ``DataCollatorForTokenClassification(tokenizer)`` for token labels). The order comes from an
+    Keeps only ``columns`` (default the model's inputs and labels, :data:`MODEL_INPUTS`) and pads with
+    ``collator`` (default ``DataCollatorWithPadding(tokenizer)``, which also renames ``label`` to
+    ``labels``; pass ``DataCollatorForTokenClassification(tokenizer)`` for token labels, or your own
+    function of a list of rows, e.g. one that tokenises a ``text`` column with fresh augmentation each
+    time a review is drawn). The order comes from an
     :class:`EpochSampler` (``loader.sampler``): call ``loader.sampler.set_epoch(e)`` before epoch ``e``
     (:func:`companion.loop.train` does).
 
@@ -244,7 +246,10 @@ def dataloader(dataset, tokenizer, batch_size: int, *, shuffle: bool = False, gr
     sampler = EpochSampler(len(dataset), batch_size=batch_size, shuffle=shuffle, seed=seed,
                            lengths=_lengths(dataset) if group_by_length else None)
     collator = collator or DataCollatorWithPadding(tokenizer)
-    return DataLoader(_model_columns(dataset), batch_size=batch_size, sampler=sampler, collate_fn=collator)
+    if isinstance(columns, str):
+        raise TypeError(f"columns: expected a list of column names, got the string {columns!r}")
+    return DataLoader(_model_columns(dataset, tuple(columns)), batch_size=batch_size, sampler=sampler,
+                      collate_fn=collator)
 
 
 __all__ = ["IGNORE_INDEX", "MODEL_INPUTS", "EpochSampler", "dataloader", "encode", "tokenize",
