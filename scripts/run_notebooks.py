@@ -62,7 +62,7 @@ def main() -> int:
     if args.in_place:
         # Committed outputs must be what nbval reproduces: the notebook's own default, profile="auto".
         sys.path.insert(0, str(ROOT))
-        from companion.profiles import resolve_profile
+        from companion.book import resolve_profile
 
         auto, why = resolve_profile("auto")
         if auto != args.profile:
