@@ -371,7 +371,7 @@ def check_linear_warmup(fn: Callable[[int, float, int, int], float], show: bool 
     ``base_lr``, then linear decay to 0 at ``total_steps`` (and 0 after), against
     ``transformers.get_linear_schedule_with_warmup``.
 
-    Cases include the chapter's field case (warm-up 10 of 100 steps: 0.0, 0.1, 1.0, 0.5, 0.0 at
+    Cases include the chapter's worked example (warm-up 10 of 100 steps: 0.0, 0.1, 1.0, 0.5, 0.0 at
     steps 0, 1, 10, 55, 100), no warm-up at all, and a step past the end. Book section 7.2.
     """
     import torch
@@ -471,10 +471,10 @@ def check_perplexity(fn: Callable, show: bool = True) -> Feedback:
                 hint = known.get(round(got, 4))
                 fb = Feedback(False, f"{name}: got {got:.4f}, expected {expected:.4f}" + (f". Hint: {hint}" if hint else ""))
             elif not math.isclose(uniform, 50, rel_tol=1e-4):
-                fb = Feedback(False, f"{name}: the field case is right, but a uniform model over 50 tokens gave "
+                fb = Feedback(False, f"{name}: the worked example is right, but a uniform model over 50 tokens gave "
                                      f"{uniform:.4g} instead of 50")
             else:
-                fb = Feedback(True, f"{name}: correct (field case {got:.4f}; a uniform model over 50 tokens has "
+                fb = Feedback(True, f"{name}: correct (worked example {got:.4f}; a uniform model over 50 tokens has "
                                     f"perplexity {uniform:.4g})")
     return fb.show() if show else fb
 

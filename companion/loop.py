@@ -102,7 +102,7 @@ def summed_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 
 def naive_accumulated_mean(micro_batch_losses: Sequence[Sequence[float]]) -> float:
     """The *wrong* accumulated loss: the mean of the micro-batch means.
 
-    Each micro-batch is weighted equally whatever its number of real targets. Field case: three
+    Each micro-batch is weighted equally whatever its number of real targets. Worked example: three
     tokens of loss 1 and one token of loss 4 in two micro-batches give (1 + 4) / 2 = 2.5.
 
     Raises:
