@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 #   make setup TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 TORCH ?= torch==2.13.0
 
-.PHONY: setup book case site test unit smoke refresh student clean
+.PHONY: setup book case site test lint unit smoke refresh student screenshots clean
 
 setup:  ## create .venv and install the package with the book and test extras
 	python3 -m venv $(VENV)
@@ -18,11 +18,15 @@ book: case site  ## the main job: run the text-classification case (cpu profile)
 case:  ## execute the IMDb case notebook in place with the cpu profile (about 10 minutes on 2 cores)
 	$(PY) scripts/run_notebooks.py --profile cpu --in-place ch08_1
 
-site:  ## build the HTML site into _build/html (warnings are errors)
+site:  ## build the HTML site into _build/html (warnings are errors), then check links, markup and titles
 	$(VENV)/bin/jupyter-book build . -W --keep-going
+	$(PY) scripts/check_site.py _build/html --bib book/references.bib
 
-test:  ## unit tests + nbval (re-executes every notebook and compares with its stored outputs)
+test: lint  ## lint, then unit tests + nbval (re-executes every notebook and compares with its stored outputs)
 	$(VENV)/bin/pytest
+
+lint:  ## check the GitHub Actions workflows (actionlint)
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 unit:  ## the unit tests of the companion package only (seconds; no notebook is executed)
 	$(VENV)/bin/pytest tests
@@ -35,6 +39,9 @@ refresh:  ## re-execute every notebook in place (cpu profile) and print wall tim
 
 student:  ## write student versions without solutions to student/
 	for nb in book/*.ipynb; do $(PY) -m companion.exercises strip-solutions $$nb student/$$(basename $$nb); done
+
+screenshots:  ## (not in CI) every page of _build/html in headless Chromium, 1400 and 390 px wide, into _build/screenshots
+	$(PY) scripts/screenshots.py _build/html --out _build/screenshots
 
 clean:
 	rm -rf _build student
