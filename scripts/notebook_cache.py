@@ -427,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     for d in decisions:
         print(f"{d.name:<45} {'skip ' if d.skip else 'check'}  {d.reason}")
     print(summary(decisions))
+    drift = lock_drift(closure={d.split("==", 1)[0]: d.split("==", 1)[1] for d in context.env["distributions"]})
+    print(f"requirements/lock.txt: {'matches this environment' if not drift else 'differs: ' + drift}")
     return 0
 
 
