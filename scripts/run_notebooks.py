@@ -75,7 +75,8 @@ class Progress:
     """Progress of one notebook's execution, printed to ``stream`` (the terminal, not the notebook).
 
     :meth:`cell` is papermill's (nbclient's) ``on_cell_execute`` hook: it is called as each code cell
-    starts. A line is printed for the first cell and then at most once per ``quiet_for`` seconds;
+    starts. A line is printed for the first cell (once the kernel is up) and then at most once per
+    ``quiet_for`` seconds;
     :meth:`tick`, called every second by a background thread while the notebook runs, prints a
     heartbeat once ``heartbeat`` seconds pass without a line.
 
@@ -113,7 +114,7 @@ class Progress:
             self.index += 1
             now = self.clock()
             self.cell_start = now
-            if self.last_line is None or now - self.last_line >= self.quiet_for:
+            if self.index == 1 or self.last_line is None or now - self.last_line >= self.quiet_for:
                 self._print(f"cell {self.index}/{self.total}, {_minutes(now - self.start)}")
 
     def tick(self) -> None:

@@ -26,7 +26,8 @@ class FakeClock:
 def test_progress_prints_cells_and_a_heartbeat_during_long_cells():
     clock, out = FakeClock(), io.StringIO()
     progress = run_notebooks.Progress("ch05", 4, heartbeat=30, quiet_for=10, stream=out, clock=clock)
-    progress.cell()                      # t = 0: first cell, printed
+    progress._print("starting: 4 code cells")
+    progress.cell()                      # t = 0: first cell, printed even right after the start line
     clock.now += 2
     progress.cell()                      # t = 2: within quiet_for, not printed
     clock.now += 20
@@ -40,7 +41,8 @@ def test_progress_prints_cells_and_a_heartbeat_during_long_cells():
     clock.now += 14
     progress.cell()                      # t = 110: printed (14 s since the last line)
     lines = out.getvalue().splitlines()
-    assert lines == ["[ch05] cell 1/4, 0.0 min",
+    assert lines == ["[ch05] starting: 4 code cells",
+                     "[ch05] cell 1/4, 0.0 min",
                      "[ch05] cell 2/4 running for 29 s, 0.5 min",
                      "[ch05] cell 3/4 running for 60 s, 1.6 min",
                      "[ch05] cell 4/4, 1.8 min"]
