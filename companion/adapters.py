@@ -11,6 +11,7 @@ Book sections: the text-classification case (8.1), "The adapter step, done as Lo
 
 from __future__ import annotations
 
+import inspect
 from typing import Sequence
 
 import torch
@@ -390,7 +391,21 @@ def prefix_tuning_for_causal_lm(model: nn.Module, num_virtual_tokens: int = 20):
             f"model: prefix tuning via peft injects prefixes through the key/value cache, which "
             f"{type(model).__name__} does not take; use a causal LM (e.g. GPT-2), or prompt tuning "
             "(prompt_tuning_for_sequence_classification) for an encoder")
-    return get_peft_model(model, PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=num_virtual_tokens))
+    peft_model = get_peft_model(model, PrefixTuningConfig(task_type=TaskType.CAUSAL_LM,
+                                                          num_virtual_tokens=num_virtual_tokens))
+    # peft (0.21) hands the prefixes to the model as ``past_key_values=``; transformers 5 renamed that
+    # argument ``cache`` (the old name warns, and is removed in 5.40). Rename it on the way in.
+    if "cache" in inspect.signature(model.forward).parameters:
+        model.register_forward_pre_hook(_prefix_as_cache, with_kwargs=True)
+    return peft_model
+
+
+def _prefix_as_cache(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Forward pre-hook: pass peft's ``past_key_values`` (the prefixes) as transformers' ``cache``."""
+    if kwargs.get("past_key_values") is not None and kwargs.get("cache") is None:
+        kwargs = dict(kwargs)
+        kwargs["cache"] = kwargs.pop("past_key_values")
+    return args, kwargs
 
 
 def houlsby_parameter_count(hidden_size: int, bottleneck: int, num_layers: int) -> int:

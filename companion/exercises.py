@@ -6,20 +6,15 @@ return a :class:`Feedback` that is truthy only when the answer is right::
     from companion.exercises import check_function
     check_function(my_macro_f1, cases=[(([0, 1], [0, 0]), 1 / 3)], name="macro_f1")
 
-``python -m companion.exercises strip-solutions IN.ipynb OUT.ipynb`` writes a student version of a
-chapter without the solution cells (everything between ``solution-start`` and ``solution-end``
-directives, inclusive).
+Student versions without the solutions are made by ``scripts/make_student.py`` (``make student``).
 
 Book section: every chapter's "Exercises".
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -258,54 +253,6 @@ def check_accumulated_loss(fn: Callable[[Sequence[Sequence[float]]], float], sho
     hints = ["three tokens of loss 1 and one of loss 4: the naive mean of means is 2.5, the full-batch mean 1.75",
              None, None, "divide the sum over every micro-batch by the total number of items (6), not by 3"]
     return check_function(fn, [((c,), v) for c, v in cases], name="accumulated_loss", hints=hints, show=show)
-
-
-# ---------------------------------------------------------------------------- student versions
-def strip_solutions(notebook: dict) -> dict:
-    """Return a copy of a notebook (nbformat JSON dict) without its solution cells.
-
-    A cell is removed if it lies between a markdown cell containing ``{solution-start}`` and one
-    containing ``{solution-end}`` (both removed too). Outputs of the remaining cells are cleared.
-
-    Raises:
-        ValueError: if a ``solution-start`` has no matching ``solution-end``.
-    """
-    cells, inside = [], False
-    for cell in notebook.get("cells", []):
-        text = "".join(cell.get("source", ""))
-        if "{solution-start}" in text:
-            inside = True
-        if not inside:
-            cell = dict(cell)
-            if cell.get("cell_type") == "code":
-                cell["outputs"], cell["execution_count"] = [], None
-            cells.append(cell)
-        if "{solution-end}" in text:
-            if not inside:
-                raise ValueError("notebook: 'solution-end' without a preceding 'solution-start'")
-            inside = False
-    if inside:
-        raise ValueError("notebook: a 'solution-start' has no matching 'solution-end'")
-    return {**notebook, "cells": cells}
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m companion.exercises")
-    sub = parser.add_subparsers(dest="command", required=True)
-    strip = sub.add_parser("strip-solutions", help="write a student version without solution cells")
-    strip.add_argument("source", type=Path)
-    strip.add_argument("target", type=Path)
-    args = parser.parse_args(argv)
-    if args.source.resolve() == args.target.resolve():
-        parser.error("target: must differ from source (the chapter would lose its solutions)")
-    nb = strip_solutions(json.loads(args.source.read_text(encoding="utf-8")))
-    args.target.parent.mkdir(parents=True, exist_ok=True)
-    args.target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {args.target} ({len(nb['cells'])} cells)")
-
-
-if __name__ == "__main__":
-    main()
 
 
 # ---------------------------------------------------------------------------- chapters 3 and 4

@@ -240,6 +240,23 @@ def test_prefix_tuning_on_causal_lm_and_clear_error_on_encoder():
         adapters.prefix_tuning_for_causal_lm(tiny(), num_virtual_tokens=5)
 
 
+def test_prefix_tuning_passes_the_prefixes_as_cache_without_deprecated_arguments():
+    import copy
+    import warnings
+
+    base = _tiny_gpt2().eval()
+    model = adapters.prefix_tuning_for_causal_lm(copy.deepcopy(base), num_virtual_tokens=5).eval()
+    x = torch.randint(5, 100, (2, 7))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*past_key_values.*")  # removed in transformers 5.40
+        with torch.no_grad():
+            out = model(input_ids=x, attention_mask=torch.ones_like(x))
+            plain = base(input_ids=x, attention_mask=torch.ones_like(x))
+    # The prefixes reached the attention layers: the logits differ from the model without them.
+    assert out.logits.shape == plain.logits.shape == (2, 7, 100)
+    assert not torch.allclose(out.logits, plain.logits, atol=1e-4)
+
+
 def test_activation_memory_orders_methods():
     x, y = torch.randint(5, 100, (4, 16)), torch.tensor([0, 1, 0, 1])
     batch = dict(input_ids=x, labels=y)

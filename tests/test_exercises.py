@@ -1,7 +1,3 @@
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
@@ -43,27 +39,6 @@ def test_check_lora_parameters():
     assert exercises.check_lora_parameters(lambda h, n, r, k: n * 4 * r * h + h * k + k, show=False)
     no_head = exercises.check_lora_parameters(lambda h, n, r, k: n * 4 * r * h, show=False)
     assert not no_head and "294,912" in no_head.message
-
-
-def _nb(cells):
-    return {"cells": [{"cell_type": t, "source": s, "metadata": {}, **({"outputs": [1], "execution_count": 1} if t == "code" else {})}
-                      for t, s in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-
-
-def test_strip_solutions(tmp_path):
-    nb = _nb([("markdown", "intro"), ("markdown", "```{solution-start} ex1\n```"), ("code", "answer = 42"),
-              ("markdown", "```{solution-end}\n```"), ("code", "print(1)")])
-    out = exercises.strip_solutions(nb)
-    assert [c["source"] for c in out["cells"]] == ["intro", "print(1)"]
-    assert out["cells"][1]["outputs"] == []
-    with pytest.raises(ValueError, match="solution-end"):
-        exercises.strip_solutions(_nb([("markdown", "```{solution-start} e\n```")]))
-    src, dst = tmp_path / "a.ipynb", tmp_path / "b.ipynb"
-    src.write_text(json.dumps(nb))
-    subprocess.run([sys.executable, "-m", "companion.exercises", "strip-solutions", str(src), str(dst)], check=True)
-    assert len(json.loads(dst.read_text())["cells"]) == 2
-    same = subprocess.run([sys.executable, "-m", "companion.exercises", "strip-solutions", str(src), str(src)])
-    assert same.returncode != 0
 
 
 # ---------------------------------------------------------------------------- 7 fine-tuning strategies
