@@ -107,17 +107,24 @@ def probability(value: Any, name: str, *, allow_zero: bool = True, allow_one: bo
 
 
 def one_of(value: Any, name: str, choices: Iterable[Any]) -> Any:
-    """``value`` if it is one of ``choices``.
+    """``value`` if it is one of ``choices`` (equal and of the same kind: ``1.0`` and ``True`` are not ``1``;
+    NumPy ints match ints).
 
     Raises:
         ValueError: otherwise; the message lists the choices.
     """
     choices = tuple(choices)
-    try:
-        ok = value in choices
-    except TypeError:  # e.g. an unhashable or array-like value
-        ok = False
-    if not ok or isinstance(value, bool) and not any(c is value for c in choices):
+
+    def same(choice) -> bool:  # equal and of the same kind: never True for 1, nor 1.0 for 1
+        if isinstance(choice, (bool, np.bool_)) or isinstance(value, (bool, np.bool_)):
+            return choice is value
+        kinds_match = type(choice) is type(value) or (isinstance(choice, Integral) and isinstance(value, Integral))
+        try:
+            return kinds_match and bool(choice == value)
+        except (TypeError, ValueError, RuntimeError):  # e.g. an array-like value
+            return False
+
+    if not any(same(c) for c in choices):
         raise ValueError(f"{name}: expected one of {choices}, got {_show(value)}")
     return value
 

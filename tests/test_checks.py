@@ -65,6 +65,14 @@ def test_one_of_and_boolean():
         checks.one_of([1], "mode", ("a",))
     with pytest.raises(ValueError):
         checks.one_of(True, "n", (1, 2))
+    with pytest.raises(ValueError):
+        checks.one_of(1.0, "n", (1, 2))
+    with pytest.raises(ValueError):
+        checks.one_of(1, "n", (1.0, "a"))
+    with pytest.raises(ValueError):
+        checks.one_of(np.array([1, 2]), "n", (1, 2))
+    assert checks.one_of(np.int64(2), "n", (1, 2)) == 2
+    assert checks.one_of(True, "flag", (True, None)) is True
     assert checks.boolean(np.bool_(False), "flag") is False
     for bad in (1, "yes", None):
         with pytest.raises(TypeError, match="flag"):
