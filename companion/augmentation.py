@@ -132,7 +132,7 @@ def eda(text: str, rng, alpha: float = 0.1, operations: Iterable[str] = EDA_OPER
         TypeError: if ``text`` is not a string, ``alpha`` not a number, or for a bad ``rng``.
         ValueError: if ``alpha`` is not in [0, 1] or ``operations`` is empty or unknown.
     """
-    checks.instance(text, "text", str, what="a str")
+    checks.text(text, "text")
     alpha, rng = checks.probability(alpha, "alpha"), _rng(rng)
     ops = (operations,) if isinstance(operations, str) else tuple(operations)
     if not ops:

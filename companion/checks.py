@@ -7,7 +7,7 @@ and shows the bad value. Every public boundary calls these, once; nothing else r
 * numbers: :func:`integer` (never a bool, never a float that happens to be whole), :func:`number`
   (finite unless asked otherwise, never a string or a bool), :func:`probability`;
 * choices and flags: :func:`one_of`, :func:`boolean`;
-* text: :func:`texts` (a sequence of strings, never one bare string);
+* text: :func:`text` (one string), :func:`texts` (a sequence of strings, never one bare string);
 * tensors of ids: :func:`token_ids` (integer dtype, every id in ``[0, vocab_size)``),
   :func:`word_ids` (``None`` or an int in ``[0, length)``), :func:`class_labels` (ints in
   ``[0, num_labels)``, optionally ``ignore_index``) -- checked before anything is allocated from them;
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "integer", "number", "probability", "one_of", "boolean", "texts", "token_ids", "word_ids",
+    "integer", "number", "probability", "one_of", "boolean", "text", "texts", "token_ids", "word_ids",
     "class_labels", "existing_path", "finite_tensor", "same_length", "integers", "binary_mask", "float_tensor",
     "numbers", "instance", "function",
 ]
@@ -138,6 +138,17 @@ def boolean(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {_show(value)}")
     return bool(value)
+
+
+def text(value: Any, name: str) -> str:
+    """``value`` if it is one string.
+
+    Raises:
+        TypeError: anything else (bytes, a list of strings, ``None`` ...).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a str, got {_show(value)} ({type(value).__name__})")
+    return value
 
 
 def texts(value: Any, name: str, *, allow_empty: bool = False) -> list[str]:

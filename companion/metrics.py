@@ -457,7 +457,7 @@ def sentence_bleu(hypothesis: str, references, *, tokenize: str = CHINESE_BLEU_T
     """
     from sacrebleu.metrics import BLEU
 
-    checks.instance(hypothesis, "hypothesis", str, what="a str")
+    checks.text(hypothesis, "hypothesis")
     refs = [references] if isinstance(references, str) else checks.texts(references, "references")
     _check_tokenize(tokenize)
     return float(BLEU(tokenize=tokenize, effective_order=True).sentence_score(hypothesis, refs).score)
