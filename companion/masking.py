@@ -327,7 +327,9 @@ def whole_word_mask(
         input_ids: ``(batch, seq_len)`` or ``(seq_len,)`` integer token ids.
         word_ids: per sequence, one entry per token: the word index, or ``None`` for tokens that must
             never be masked (special tokens, padding). For one 1-D sequence, a flat list. Get it from
-            a fast tokenizer's ``encoding.word_ids(i)`` or from :func:`wordpiece_word_ids`.
+            a fast tokenizer's ``encoding.word_ids(i)`` or from :func:`wordpiece_word_ids`. Word ids
+            count the words of the sequence from 0, so each is below ``seq_len`` (for a window cut
+            from a longer text, subtract the window's first word id).
         mask_token_id, vocab_size, mlm_probability, mask_replace_prob, random_replace_prob,
         generator: as in :func:`mlm_mask`.
 
