@@ -357,29 +357,41 @@ def greedy_decode(model: Seq2SeqTransformer, src: torch.Tensor, max_new_tokens: 
     """Generate targets token by token, always taking the most probable token.
 
     Args:
-        model: a :class:`Seq2SeqTransformer`.
-        src: integer ids ``(batch, T_src)`` in the model's vocabulary.
-        max_new_tokens: tokens to generate, an int in ``[1, config.max_len]``.
+        model: a :class:`Seq2SeqTransformer`, or any ``nn.Module`` with the same ``encode(src) ->
+            (memory, src_pad)`` and ``decode(tgt_in, memory, src_pad) -> logits`` (chapter 4.1's
+            hand-written ``TransformerModel``).
+        src: integer ids ``(batch, T_src)``, in the vocabulary of a :class:`Seq2SeqTransformer`.
+        max_new_tokens: tokens to generate, an int >= 1 (and at most ``config.max_len`` for a
+            :class:`Seq2SeqTransformer`: its decoder sees at most ``max_len`` positions).
 
     Returns:
         int64 ``(batch, max_new_tokens)``; positions after an example's ``EOS`` are ``PAD``.
 
     Raises:
-        TypeError: ``model`` not a :class:`Seq2SeqTransformer`, ``src`` not integer ids,
+        TypeError: ``model`` not an ``nn.Module`` with ``encode``/``decode``, ``src`` not integer ids,
             ``max_new_tokens`` not an int.
-        ValueError: an id outside the vocabulary, ``src`` longer than ``max_len``, or
-            ``max_new_tokens`` < 1 or > ``max_len`` (the decoder sees at most ``max_len`` positions).
+        ValueError: a negative id (or, for a :class:`Seq2SeqTransformer`, one outside the vocabulary or
+            ``src`` longer than ``max_len``), or ``max_new_tokens`` out of range.
     """
-    checks.instance(model, "model", Seq2SeqTransformer, what="a Seq2SeqTransformer")
-    src = model._ids(src, "src")
-    max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens", maximum=model.config.max_len)
+    checks.instance(model, "model", nn.Module, what="a Seq2SeqTransformer (or an nn.Module with encode/decode)")
+    if isinstance(model, Seq2SeqTransformer):  # checked once here, then the unchecked cores
+        src = model._ids(src, "src")
+        max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens", maximum=model.config.max_len)
+        encode, decode = model._encode, model._decode
+    else:
+        if not (callable(getattr(model, "encode", None)) and callable(getattr(model, "decode", None))):
+            raise TypeError(f"model: {type(model).__name__} has no encode(src) and decode(tgt_in, memory, src_pad) "
+                            "methods; greedy_decode needs both (see Seq2SeqTransformer)")
+        src = checks.token_ids(src, "src", ndim=2)
+        max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens")
+        encode, decode = model.encode, model.decode
     was_training = model.training
     model.eval()
-    memory, src_pad = model._encode(src)
+    memory, src_pad = encode(src)
     out = torch.full((src.shape[0], 1), BOS, dtype=torch.long, device=src.device)
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
     for _ in range(max_new_tokens):
-        nxt = model._decode(out, memory, src_pad)[:, -1].argmax(-1)
+        nxt = decode(out, memory, src_pad)[:, -1].argmax(-1)
         nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
         out = torch.cat([out, nxt[:, None]], dim=1)
         done |= nxt == EOS

@@ -214,6 +214,31 @@ def test_greedy_decode_checks_model_and_src(small):
         T.greedy_decode(small, torch.tensor([[3, 99]]), 3)
     with pytest.raises(TypeError, match="model"):
         T.greedy_decode(nn.Transformer(d_model=16, nhead=2), torch.tensor([[3, 4]]), 3)
+    with pytest.raises(TypeError, match="model"):
+        T.greedy_decode("model", torch.tensor([[3, 4]]), 3)
+
+
+class _DuckModel(nn.Module):
+    """encode/decode like Seq2SeqTransformer's, as chapter 4.1's hand-written TransformerModel has."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def encode(self, src):
+        return self.inner.encode(src)
+
+    def decode(self, tgt_in, memory, src_pad):
+        return self.inner.decode(tgt_in, memory, src_pad)
+
+
+def test_greedy_decode_takes_any_model_with_encode_and_decode(small):
+    src = torch.tensor([[3, 4, 5], [6, 7, 0]])
+    assert torch.equal(T.greedy_decode(_DuckModel(small), src, 6), T.greedy_decode(small, src, 6))
+    with pytest.raises(ValueError, match="src"):
+        T.greedy_decode(_DuckModel(small), torch.tensor([[3, -4]]), 3)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        T.greedy_decode(_DuckModel(small), src, 0)
 
 
 @pytest.mark.parametrize("field,value,exc", [
