@@ -25,18 +25,15 @@ from __future__ import annotations
 
 import collections
 import json
-import math
 import os
-import re
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
-from datasets import Dataset, DatasetDict
+from datasets import DatasetDict
 
 from . import checks
 from .models import model_location

@@ -98,7 +98,6 @@ def test_check_distillation_loss():
 # ---------------------------------------------------------------------------- chapters 1-2
 import math  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from companion import masking  # noqa: E402
@@ -325,3 +324,70 @@ def test_check_accumulated_loss():
     assert exercises.check_accumulated_loss(token_weighted_mean, show=False)
     naive = exercises.check_accumulated_loss(naive_accumulated_mean, show=False)
     assert not naive and "1.75" in naive.message
+
+
+# ---------------------------------------------------------------------------- bad inputs (issue 16)
+CHECKS_TAKING_FN = [name for name in dir(exercises) if name.startswith("check_") and name not in ("check_value", "check_function")]
+
+
+def test_every_reader_check_is_listed():
+    assert len(CHECKS_TAKING_FN) >= 13
+
+
+@pytest.mark.parametrize("check", CHECKS_TAKING_FN)
+@pytest.mark.parametrize("fn", [None, 3, "my_function", [abs]])
+def test_reader_checks_need_a_function(check, fn):
+    with pytest.raises(TypeError, match="fn"):
+        getattr(exercises, check)(fn, show=False)
+
+
+@pytest.mark.parametrize("check", CHECKS_TAKING_FN)
+@pytest.mark.parametrize("show", [1, "yes", None])
+def test_reader_checks_show_is_a_bool(check, show):
+    with pytest.raises(TypeError, match="show"):
+        getattr(exercises, check)(lambda *a: 0, show=show)
+
+
+@pytest.mark.parametrize("kw,exc,name", [(dict(n=0), ValueError, "n:"), (dict(n=True), TypeError, "n:"),
+                                         (dict(seq_len=3), ValueError, "seq_len"), (dict(seq_len=64.0), TypeError, "seq_len")])
+def test_check_mlm_masking_sizes(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        exercises.check_mlm_masking(lambda *a: None, show=False, **kw)
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(rel_tol=-1e-6), ValueError, "rel_tol"), (dict(rel_tol=float("nan")), ValueError, "rel_tol"),
+    (dict(rel_tol="1e-6"), TypeError, "rel_tol"), (dict(abs_tol=True), TypeError, "abs_tol"),
+    (dict(name=None), TypeError, "name"), (dict(name=3), TypeError, "name"), (dict(hint=["h"]), TypeError, "hint"),
+    (dict(show=1), TypeError, "show"),
+])
+def test_check_value_bad_arguments(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        exercises.check_value(1.0, 1.0, **kw)
+
+
+@pytest.mark.parametrize("cases,exc,name", [
+    ([((1,), 1), (1, 1)], TypeError, r"cases\[1\]"), ([((1,), 1, 2)], TypeError, r"cases\[0\]"),
+    ([(1, 1)], TypeError, r"cases\[0\]"), ("cases", TypeError, "cases"), (None, TypeError, "cases"),
+    ([], ValueError, "cases"),
+])
+def test_check_function_bad_cases(cases, exc, name):
+    with pytest.raises(exc, match=name):
+        exercises.check_function(abs, cases)
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(hints="one hint"), TypeError, "hints"), (dict(hints=[3]), TypeError, r"hints\[0\]"),
+    (dict(hints=[None, None]), ValueError, "hints"), (dict(name=5), TypeError, "name"),
+    (dict(rel_tol=-1.0), ValueError, "rel_tol"), (dict(abs_tol="0"), TypeError, "abs_tol"), (dict(show=0), TypeError, "show"),
+])
+def test_check_function_bad_arguments(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        exercises.check_function(abs, [((-1,), 1)], **kw)
+
+
+def test_check_function_gives_the_same_feedback_as_before():
+    fb = exercises.check_function(abs, [((-1,), 1), ((2,), 2)], hints=[None, "h"], show=False)
+    assert fb and fb.message == "abs: all 2 cases pass"
+    fb = exercises.check_function(lambda x: x, [((-1,), 1)], name="absolute", hints=["use abs"], show=False)
+    assert not fb and fb.message == "case 1: absolute(-1) returned -1, expected 1. Hint: use abs"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import Sampler
 
