@@ -247,8 +247,13 @@ def _safetensors_ok(path: Path) -> bool:
 
 
 def _torch_file_ok(path: Path) -> bool:
+    """A file that ``torch.load`` reads as the ``Trainer`` reads it on resume: ``weights_only`` with NumPy's
+    array and dtype globals allowed (``rng_state.pth`` holds NumPy's random state)."""
+    from transformers.trainer_pt_utils import safe_globals
+
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
+        with safe_globals():
+            torch.load(path, map_location="cpu", weights_only=True)
         return True
     except Exception:  # a truncated zip, random bytes, an unpickling refusal...
         return False
