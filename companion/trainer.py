@@ -151,22 +151,24 @@ def _trainer_class(seq2seq: bool):
         * draws each epoch's training order from ``(seed, epoch)`` only (:class:`EpochSampler`), so a
           run resumed in any epoch trains exactly the batches the uninterrupted run trained (the
           library's ``LengthGroupedSampler`` draws from the global random state before a resume
-          restores it).
+          restores it); ``train_sampling_strategy="sequential"`` keeps the dataset's order.
         """
 
         def _get_train_sampler(self, train_dataset=None):
             dataset = self.train_dataset if train_dataset is None else train_dataset
-            if dataset is None or not hasattr(dataset, "__len__"):
+            strategy = self.args.train_sampling_strategy
+            if dataset is None or not hasattr(dataset, "__len__") or strategy not in ("random", "sequential",
+                                                                                      "group_by_length"):
                 return super()._get_train_sampler(train_dataset)
             lengths = None
-            if self.args.train_sampling_strategy == "group_by_length":
+            if strategy == "group_by_length":
                 if hasattr(dataset, "column_names") and "length" in dataset.column_names:
                     lengths = list(dataset["length"])
                 else:
                     lengths = [len(row["input_ids"]) for row in dataset]
             self._epoch_sampler = EpochSampler(
                 len(dataset), batch_size=self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                shuffle=True, seed=self.args.seed, lengths=lengths)
+                shuffle=strategy != "sequential", seed=self.args.seed, lengths=lengths)
             return self._epoch_sampler
 
         def _run_epoch(self, *args, **kwargs):
