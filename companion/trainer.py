@@ -407,6 +407,28 @@ def _whole_run_loss(log_history: list[dict], resumed_step: int, call_loss: float
     return (total + call_loss * (final_step - resumed_step)) / final_step
 
 
+def _check_training_data(trainer) -> None:
+    """Refuse an empty training set, and class labels outside ``[0, num_labels)`` of a classification head
+    (before any step, so that a bad label is named instead of surfacing as a torch IndexError mid-run)."""
+    dataset = trainer.train_dataset
+    if dataset is None:
+        raise ValueError("trainer: has no train_dataset to train on")
+    if hasattr(dataset, "__len__") and len(dataset) == 0:
+        raise ValueError("train_dataset: no examples to train on")
+    num_labels = getattr(trainer.model, "num_labels", None)  # classification heads only (not LMs, not seq2seq)
+    if not isinstance(num_labels, int) or num_labels < 2 or not hasattr(dataset, "__len__"):
+        return
+    names = dataset.column_names if hasattr(dataset, "column_names") else list(dataset[0]) \
+        if isinstance(dataset[0], dict) else []
+    column = next((c for c in ("labels", "label") if c in names), None)
+    if column is None:
+        return
+    values = dataset[column] if hasattr(dataset, "column_names") else [row[column] for row in dataset]
+    flat = [v for row in values for v in (row if isinstance(row, (list, tuple)) else [row])]
+    if flat and all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
+        checks.class_labels(flat, f"train_dataset[{column!r}]", num_labels=num_labels, ignore_index=-100)
+
+
 def fit(trainer, resume: bool = True) -> dict:
     """Train, resuming from the last complete checkpoint in ``trainer.args.output_dir`` (if ``resume``).
 
@@ -424,13 +446,15 @@ def fit(trainer, resume: bool = True) -> dict:
 
     Raises:
         TypeError: ``trainer`` is not a ``transformers.Trainer``.
-        ValueError: the output directory holds another run (see above).
+        ValueError: the output directory holds another run (see above); an empty training set; a class
+            label outside ``[0, num_labels)`` of the model's classification head (the message names it).
     """
     from transformers import Trainer
 
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer: expected a transformers.Trainer, got {type(trainer).__name__}")
     checks.boolean(resume, "resume")
+    _check_training_data(trainer)
     output_dir = Path(trainer.args.output_dir)
     start = time.perf_counter()
     planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]
