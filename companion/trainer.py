@@ -416,7 +416,9 @@ def _check_training_data(trainer) -> None:
     if hasattr(dataset, "__len__") and len(dataset) == 0:
         raise ValueError("train_dataset: no examples to train on")
     num_labels = getattr(trainer.model, "num_labels", None)  # classification heads only (not LMs, not seq2seq)
-    if not isinstance(num_labels, int) or num_labels < 2 or not hasattr(dataset, "__len__"):
+    problem = getattr(getattr(trainer.model, "config", None), "problem_type", None)
+    if not isinstance(num_labels, int) or num_labels < 2 or problem == "multi_label_classification" \
+            or not hasattr(dataset, "__len__"):
         return
     names = dataset.column_names if hasattr(dataset, "column_names") else list(dataset[0]) \
         if isinstance(dataset[0], dict) else []
@@ -425,7 +427,7 @@ def _check_training_data(trainer) -> None:
         return
     values = dataset[column] if hasattr(dataset, "column_names") else [row[column] for row in dataset]
     flat = [v for row in values for v in (row if isinstance(row, (list, tuple)) else [row])]
-    if flat and all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
+    if flat:  # float labels would be truncated or read as multi-label targets: refused too
         checks.class_labels(flat, f"train_dataset[{column!r}]", num_labels=num_labels, ignore_index=-100)
 
 
