@@ -197,9 +197,19 @@ def test_distillation_teacher_gets_no_gradient_and_errors():
 
 
 def test_latency_is_measured():
+    from datasets import Dataset
+
+    from companion.data import train_wordpiece_tokenizer
+
     model = small_bert()
-    ids = [[2, 10, 11, 12, 3]] * 10
-    ms = C.latency_ms(model, ids, pad_id=0, batch_size=4, repeats=2)
+    tok = train_wordpiece_tokenizer(["a b c d e f g h"] * 5, vocab_size=55)
+    ds = Dataset.from_dict({"input_ids": [[2, 10, 11, 12, 3], [2, 10, 3]] * 5})
+    ms = C.latency_ms(model, ds, tok, batch_size=4, repeats=2)
     assert 0 < ms < 1000
-    with pytest.raises(ValueError, match="repeats"):
-        C.latency_ms(model, ids, 0, repeats=0)
+    assert 0 < C.latency_ms(model, [{"input_ids": [2, 10, 11, 3]}] * 3, tok, batch_size=2, repeats=1) < 1000
+    for kw, error, name in [(dict(repeats=0), ValueError, "repeats"), (dict(repeats=True), TypeError, "repeats"),
+                            (dict(batch_size=0), ValueError, "batch_size"), (dict(batch_size=2.0), TypeError, "batch_size")]:
+        with pytest.raises(error, match=rf"^{name}\b"):
+            C.latency_ms(model, ds, tok, **kw)
+    with pytest.raises(ValueError, match="dataset"):
+        C.latency_ms(model, ds.select([]), tok)
