@@ -279,13 +279,14 @@ def test_train_rejects_a_bad_max_grad_norm_and_one_shot_iterators():
     model = _tiny(Tok, num_labels=3)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    for bad in (-1.0, 0, float("nan"), float("inf"), True, "1"):
-        with pytest.raises(ValueError, match="max_grad_norm"):
+    for bad, error in ((-1.0, ValueError), (0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+                       (True, TypeError), ("1", TypeError)):
+        with pytest.raises(error, match="max_grad_norm"):
             loop.train(model, [full], opt, max_grad_norm=bad)
     with pytest.raises(ValueError, match="train_loader"):
         loop.train(model, iter([full]), opt, epochs=2)
     for name in ("epochs", "grad_accum_steps"):
-        with pytest.raises(ValueError, match=rf"^{name}\b"):
+        with pytest.raises(TypeError, match=rf"^{name}\b"):
             loop.train(model, [full], opt, **{name: True})
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # nothing was trained
     loop.train(model, [full], opt, max_grad_norm=None)  # None still means: no clipping
@@ -306,7 +307,7 @@ def test_evaluate_accepts_auto_precision_and_memory_breakdown_checks_its_argumen
     assert loop.evaluate(model, [full], precision="auto")["n_items"] == 15
     with pytest.raises(ValueError, match="activations"):
         loop.memory_breakdown(model, activations=-5)
-    with pytest.raises(ValueError, match="activations"):
+    with pytest.raises(TypeError, match="activations"):
         loop.memory_breakdown(model, activations=1.9)
     with pytest.raises(TypeError, match="gradients"):
         loop.memory_breakdown(model, gradients="no")
@@ -385,7 +386,7 @@ def test_max_steps_and_on_step_stop_training(task):
     res = loop.train(model, loader, opt, epochs=5, max_steps=3)
     assert len(res.steps) == 3 and res.stopped_early
     res = loop.train(model, loader, opt, epochs=5, on_step=lambda r: r["step"] == 6)
-    assert len(res.steps) == 6 and res.steps[-1]["epoch"] == 2.0
+    assert len(res.steps) == 6 and res.steps[-1]["epoch"] == 1.5  # 4 batches per epoch
     with pytest.raises(TypeError, match="on_step"):
         loop.train(model, loader, opt, on_step="stop")
     with pytest.raises(TypeError, match="loss_fn"):
@@ -397,9 +398,8 @@ def test_distillation_is_a_loss_function(task):
     from companion import compression, data
 
     tok, ds = task
-    teacher = torch.where(torch.tensor(LABELS)[:, None] == torch.tensor([[0, 1]]), 2.0, -2.0)
-    rows = ds.add_column("teacher", teacher.tolist())
-    lookup = {tuple(r["input_ids"]): t for r, t in zip(rows, teacher)}
+    teacher = torch.where(torch.tensor(LABELS)[:, None] == torch.tensor([[0, 1]]), 4.0, -4.0)
+    lookup = {tuple(r["input_ids"]): t for r, t in zip(ds, teacher)}
 
     def kd(model, batch):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -409,8 +409,9 @@ def test_distillation_is_a_loss_function(task):
 
     model = _classifier(tok)
     loader = data.dataloader(ds, tok, 8, shuffle=True, seed=0)
-    loop.train(model, loader, torch.optim.AdamW(model.parameters(), lr=1e-2), epochs=5, loss_fn=kd)
-    assert _accuracy(model, tok, ds) == 1.0
+    before = _accuracy(model, tok, ds)
+    loop.train(model, loader, torch.optim.AdamW(model.parameters(), lr=1e-2), epochs=8, loss_fn=kd)
+    assert _accuracy(model, tok, ds) == 1.0 > before
 
 
 def test_predict_keeps_the_input_order(task):

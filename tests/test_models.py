@@ -142,10 +142,16 @@ def test_a_mean_pooled_model_works_with_the_compression_and_ensemble_tools(tok):
     assert len(compression.quantized_paths(compression.quantize_dynamic(model))) == 1 * 6 + 1
     compression.prune_ffn_neurons(model, 0.5)
     assert model.config.intermediate_size == 32
-    soup = ensembles.uniform_soup([model, copy.deepcopy(model)])
-    batch = tok(["a b c"], return_tensors="pt")
+    other = copy.deepcopy(model)
     with torch.no_grad():
-        assert torch.allclose(soup.eval()(**batch).logits, model.eval()(**batch).logits, atol=1e-6)
+        other.classifier.weight.add_(1.0)
+    souped = copy.deepcopy(model)
+    souped.load_state_dict(ensembles.uniform_soup([model, other]))
+    torch.testing.assert_close(souped.classifier.weight, model.classifier.weight + 0.5)
+    batch = tok(["a b c", "a b c d e f"], padding=True, return_tensors="pt")
+    with torch.no_grad():  # the copy's mean pooler still sees its own attention mask
+        alone = souped.eval()(**tok(["a b c"], return_tensors="pt")).logits[0]
+        assert torch.allclose(souped(**batch).logits[0], alone, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------- small models
