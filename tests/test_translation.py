@@ -253,11 +253,6 @@ def test_tiny_marian_errors():
         tr.tiny_marian(["a"], [])
 
 
-def test_load_hub_pairs_validates_sizes():
-    with pytest.raises(ValueError, match="train_size"):
-        tr.load_hub_pairs("wmt/wmt19", "zh-en", train_size=0)
-
-
 def test_bleu_compute_metrics_replaces_minus_100():
     tgt = tr.train_char_tokenizer(CHINESE)
     labels = np.array([tgt("他跑了。")["input_ids"] + [-100, -100]])
