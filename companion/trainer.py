@@ -152,7 +152,7 @@ def _trainer_class(seq2seq: bool):
         * draws each epoch's training order from ``(seed, epoch)`` only (:class:`EpochSampler`), so a
           run resumed in any epoch trains exactly the batches the uninterrupted run trained (the
           library's ``LengthGroupedSampler`` draws from the global random state before a resume
-          restores it).
+          restores it); ``train_sampling_strategy="sequential"`` keeps the dataset's order.
         """
 
         def _get_train_sampler(self, train_dataset=None):
@@ -161,14 +161,14 @@ def _trainer_class(seq2seq: bool):
             if dataset is None or not hasattr(dataset, "__len__") or strategy not in ("random", "group_by_length"):
                 return super()._get_train_sampler(train_dataset)  # e.g. "sequential": dataset order
             lengths = None
-            if self.args.train_sampling_strategy == "group_by_length":
+            if strategy == "group_by_length":
                 if hasattr(dataset, "column_names") and "length" in dataset.column_names:
                     lengths = list(dataset["length"])
                 else:
                     lengths = [len(row["input_ids"]) for row in dataset]
             self._epoch_sampler = EpochSampler(
                 len(dataset), batch_size=self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                shuffle=True, seed=self.args.seed, lengths=lengths)
+                shuffle=strategy != "sequential", seed=self.args.seed, lengths=lengths)
             return self._epoch_sampler
 
         def _run_epoch(self, *args, **kwargs):
@@ -407,6 +407,30 @@ def _whole_run_loss(log_history: list[dict], resumed_step: int, call_loss: float
     return (total + call_loss * (final_step - resumed_step)) / final_step
 
 
+def _check_training_data(trainer) -> None:
+    """Refuse an empty training set, and class labels outside ``[0, num_labels)`` of a classification head
+    (before any step, so that a bad label is named instead of surfacing as a torch IndexError mid-run)."""
+    dataset = trainer.train_dataset
+    if dataset is None:
+        raise ValueError("trainer: has no train_dataset to train on")
+    if hasattr(dataset, "__len__") and len(dataset) == 0:
+        raise ValueError("train_dataset: no examples to train on")
+    num_labels = getattr(trainer.model, "num_labels", None)  # classification heads only (not LMs, not seq2seq)
+    problem = getattr(getattr(trainer.model, "config", None), "problem_type", None)
+    if not isinstance(num_labels, int) or num_labels < 2 or problem == "multi_label_classification" \
+            or not hasattr(dataset, "__len__"):
+        return
+    names = dataset.column_names if hasattr(dataset, "column_names") else list(dataset[0]) \
+        if isinstance(dataset[0], dict) else []
+    column = next((c for c in ("labels", "label") if c in names), None)
+    if column is None:
+        return
+    values = dataset[column] if hasattr(dataset, "column_names") else [row[column] for row in dataset]
+    flat = [v for row in values for v in (row if isinstance(row, (list, tuple)) else [row])]
+    if flat:  # float labels would be truncated or read as multi-label targets: refused too
+        checks.class_labels(flat, f"train_dataset[{column!r}]", num_labels=num_labels, ignore_index=-100)
+
+
 def fit(trainer, resume: bool = True) -> dict:
     """Train, resuming from the last complete checkpoint in ``trainer.args.output_dir`` (if ``resume``).
 
@@ -424,13 +448,15 @@ def fit(trainer, resume: bool = True) -> dict:
 
     Raises:
         TypeError: ``trainer`` is not a ``transformers.Trainer``.
-        ValueError: the output directory holds another run (see above).
+        ValueError: the output directory holds another run (see above); an empty training set; a class
+            label outside ``[0, num_labels)`` of the model's classification head (the message names it).
     """
     from transformers import Trainer
 
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer: expected a transformers.Trainer, got {type(trainer).__name__}")
     checks.boolean(resume, "resume")
+    _check_training_data(trainer)
     output_dir = Path(trainer.args.output_dir)
     start = time.perf_counter()
     planned = trainer.set_initial_training_values(trainer.args, trainer.get_train_dataloader())[-1]

@@ -198,12 +198,22 @@ def test_distillation_teacher_gets_no_gradient_and_errors():
 
 
 def test_latency_is_measured():
+    from datasets import Dataset
+
+    from companion.data import train_wordpiece_tokenizer
+
     model = small_bert()
-    ids = [[2, 10, 11, 12, 3]] * 10
-    ms = C.latency_ms(model, ids, pad_id=0, batch_size=4, repeats=2)
+    tok = train_wordpiece_tokenizer(["a b c d e f g h"] * 5, vocab_size=55)
+    ds = Dataset.from_dict({"input_ids": [[2, 10, 11, 12, 3], [2, 10, 3]] * 5})
+    ms = C.latency_ms(model, ds, tok, batch_size=4, repeats=2)
     assert 0 < ms < 1000
-    with pytest.raises(ValueError, match="repeats"):
-        C.latency_ms(model, ids, 0, repeats=0)
+    assert 0 < C.latency_ms(model, [{"input_ids": [2, 10, 11, 3]}] * 3, tok, batch_size=2, repeats=1) < 1000
+    for kw, error, name in [(dict(repeats=0), ValueError, "repeats"), (dict(repeats=True), TypeError, "repeats"),
+                            (dict(batch_size=0), ValueError, "batch_size"), (dict(batch_size=2.0), TypeError, "batch_size")]:
+        with pytest.raises(error, match=rf"^{name}\b"):
+            C.latency_ms(model, ds, tok, **kw)
+    with pytest.raises(ValueError, match="dataset"):
+        C.latency_ms(model, ds.select([]), tok)
 
 
 # ------------------------------------------------------------------ bad inputs (issue 16)
@@ -247,7 +257,7 @@ def test_distillation_logits(student, teacher, exc, name):
 def test_model_must_be_a_module(model):
     for fn in (lambda: C.sparse_state_dict(model), lambda: C.prune_linear(model, 0.5), lambda: C.make_permanent(model),
                lambda: C.sparsity(model), lambda: C.quantize_dynamic(model), lambda: C.quantized_paths(model),
-               lambda: C.latency_ms(model, [[2, 3]], 0)):
+               lambda: C.latency_ms(model, [[2, 3]], None)):
         with pytest.raises(TypeError, match="model"):
             fn()
     if model is not None and not isinstance(model, dict):
@@ -264,16 +274,3 @@ def test_exclude_as_one_string_is_one_prefix():
         C.prune_linear(model, 0.5, scope=None)
     with pytest.raises(ValueError, match="dtype"):
         C.quantize_dynamic(model, dtype=torch.float32)
-
-
-@pytest.mark.parametrize("kw,exc,name", [
-    (dict(repeats=True), TypeError, "repeats"), (dict(repeats=2.0), TypeError, "repeats"), (dict(repeats=-1), ValueError, "repeats"),
-    (dict(batch_size=0), ValueError, "batch_size"), (dict(batch_size="4"), TypeError, "batch_size"),
-    (dict(pad_id=-1), ValueError, "pad_id"), (dict(pad_id=True), TypeError, "pad_id"),
-    (dict(ids=[]), ValueError, "ids"), (dict(ids="2 3"), TypeError, "ids"), (dict(ids=[[2, 3], [2.5, 3]]), TypeError, r"ids\[1\]"),
-    (dict(ids=[[2, -3]]), ValueError, r"ids\[0\]"),
-])
-def test_latency_bad_arguments(kw, exc, name):
-    args = dict(ids=[[2, 10, 3]] * 2, pad_id=0, batch_size=2, repeats=1) | kw
-    with pytest.raises(exc, match=name):
-        C.latency_ms(small_bert(), **args)

@@ -319,7 +319,7 @@ def test_check_layerwise_lrs():
 
 
 def test_check_accumulated_loss():
-    from companion.loops import naive_accumulated_mean, token_weighted_mean
+    from companion.loop import naive_accumulated_mean, token_weighted_mean
 
     assert exercises.check_accumulated_loss(token_weighted_mean, show=False)
     naive = exercises.check_accumulated_loss(naive_accumulated_mean, show=False)

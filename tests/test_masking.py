@@ -6,7 +6,7 @@ import torch
 from transformers import AutoTokenizer, DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel, ViTMAEConfig
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAEEmbeddings, ViTMAEForPreTraining
 
-from companion import masking, profiles
+from companion import masking, models
 
 MASK, VOCAB = 4, 1000
 SPECIAL = [0, 1, 2, 3, 4]  # [PAD], [UNK], [CLS], [SEP], [MASK] as in companion.data.train_wordpiece_tokenizer
@@ -102,7 +102,7 @@ def test_mlm_requires_special_token_information():
 # ---------------------------------------------------------------------------- agreement with transformers
 @pytest.fixture(scope="module")
 def bert_tokenizer():
-    return AutoTokenizer.from_pretrained(profiles.minilm_path())
+    return AutoTokenizer.from_pretrained(models.minilm_path())
 
 
 def test_same_maskable_positions_as_transformers_collator(bert_tokenizer):

@@ -8,40 +8,6 @@ from datasets import Dataset
 from companion import data, preprocessing as pp
 
 
-# ---------------------------------------------------------------------------- data
-def test_imdb_unsupervised_sample_is_raw_and_has_duplicates():
-    df = pp.load_imdb_unsupervised("sample")
-    assert list(df.columns) == ["doc_id", "text"] and len(df) >= 1000
-    assert df["text"].str.contains("<br />").any()  # raw: the cleaning is the reader's job
-    assert len(pp.exact_duplicates(list(df["text"]))) > 0  # the sample is enriched with duplicate groups
-    assert len(pp.load_imdb_unsupervised("sample", n=10)) == 10
-    with pytest.raises(ValueError, match="source"):
-        pp.load_imdb_unsupervised("wikipedia")
-    with pytest.raises(ValueError, match="n"):
-        pp.load_imdb_unsupervised("sample", n=0)
-
-
-def test_imdb_unsupervised_metadata_matches_sample():
-    meta = json.loads((data.packaged_data_dir() / "imdb" / "unsupervised.json").read_text())
-    df = pp.load_imdb_unsupervised("sample")
-    assert meta["rows"] == len(df)
-    assert meta["full_corpus"]["documents"] == 50_000
-
-
-def test_tatoeba_pairs(tmp_path):
-    df = pp.load_tatoeba_pairs()
-    assert list(df.columns) == ["english", "chinese", "attribution"] and len(df) == 5000
-    assert df["attribution"].str.startswith("CC-BY 2.0 (France)").all()
-    assert not df["english"].str.startswith("\ufeff").any()
-    bad = tmp_path / "bad.tsv"
-    bad.write_text("Hi.\t你好。\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="path"):
-        pp.load_tatoeba_pairs(bad)
-    bom = tmp_path / "bom.tsv"
-    bom.write_text("\ufeffHi.\t你好。\tCC-BY\n", encoding="utf-8")
-    assert pp.load_tatoeba_pairs(bom)["english"][0] == "Hi."
-
-
 # ---------------------------------------------------------------------------- cleaning
 def test_normalize_unicode_folds_compatibility_forms():
     assert pp.normalize_unicode("ＡＢＣ１２\u00a0ﬁne café") == "ABC12 fine café"
@@ -63,7 +29,7 @@ def test_strip_html():
 
 def test_clean_text_agrees_with_clean_review_on_imdb():
     # companion.data.clean_review only handles <br />; clean_text is a superset on IMDb texts
-    for text in pp.load_imdb_unsupervised("sample", n=50)["text"]:
+    for text in data.load_imdb_unlabelled("raw", n=50, clean=False)["text"]:
         if "&" not in text and "<" not in text.replace("<br />", ""):
             assert pp.clean_text(text) == data.clean_review(pp.normalize_unicode(text))
 
@@ -221,7 +187,7 @@ def test_save_splits_round_trip(tmp_path, fmt):
 # ---------------------------------------------------------------------------- tokenizers
 @pytest.fixture(scope="module")
 def pairs():
-    return pp.load_tatoeba_pairs(n=1000)
+    return data.read_tatoeba(n=1000)
 
 
 def test_bpe_never_unknown_and_costs_bytes_on_unseen_script(pairs):

@@ -81,11 +81,14 @@ def grouped_split(keys: Sequence[str], *, validation_size: int, test_size: int, 
         ``{"train": [...], "validation": [...], "test": [...]}``: sorted positions into ``keys``.
 
     Raises:
-        ValueError: if a size is negative or the two held-out sizes leave no training data.
+        ValueError: if a size or ``seed`` is negative or the two held-out sizes leave no training data.
+        TypeError: ``keys`` is one string (it would be split character by character) or holds a non-string;
+            a size or ``seed`` is not an int.
     """
     validation_size = checks.integer(validation_size, "validation_size", minimum=0)
     test_size = checks.integer(test_size, "test_size", minimum=0)
-    keys = list(keys)
+    seed = checks.integer(seed, "seed", minimum=0)
+    keys = checks.texts(keys, "keys", allow_empty=True)
     if validation_size + test_size >= len(keys):
         raise ValueError(f"test_size: {test_size} + validation_size {validation_size} leave no training pairs "
                          f"out of {len(keys)}")

@@ -104,8 +104,9 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowe
 
     Uses ``tokenizers`` (BERT normaliser and pre-tokeniser, ``[CLS] A [SEP]`` template) and wraps the
     result as a ``transformers`` BERT tokenizer with ``[PAD]`` (id 0), ``[UNK]``, ``[CLS]``, ``[SEP]``,
-    ``[MASK]``. The ids are renumbered (specials first, then the vocabulary sorted) so the same texts
-    always give the same ids. WordPiece: Schuster & Nakajima (2012); Wu et al. (2016).
+    ``[MASK]``. The same texts always give the same vocabulary (every ``##`` piece is named before
+    training, see huggingface/tokenizers#1794) and the same ids (specials first, then the vocabulary
+    sorted). WordPiece: Schuster & Nakajima (2012); Wu et al. (2016).
 
     Raises:
         TypeError: ``texts`` is a single string or holds a non-string.
@@ -120,13 +121,22 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowe
     vocab_size = checks.integer(vocab_size, "vocab_size", minimum=50)
     lowercase = checks.boolean(lowercase, "lowercase")
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                                              show_progress=False))
-    learned = [t for t in tok.get_vocab() if t not in specials]
-    tok.model = models.WordPiece(vocab={t: i for i, t in enumerate(specials + sorted(learned))}, unk_token="[UNK]")
+    normalizer = normalizers.BertNormalizer(lowercase=lowercase)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    # The trainer numbers the "##c" pieces it creates in hash-map order, and those numbers break ties between
+    # equally frequent merges: the same texts could give another vocabulary on another run
+    # (huggingface/tokenizers#1794). Naming every "##c" piece up front, sorted, makes the vocabulary a function
+    # of the texts only; they are vocabulary entries, not special tokens, of the tokenizer built below.
+    chars = sorted({c for t in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(t))
+                    for c in word[1:]})
+    trainer_tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    trainer_tok.normalizer, trainer_tok.pre_tokenizer = normalizer, pre_tokenizer
+    trainer_tok.train_from_iterator(texts, trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=specials + ["##" + c for c in chars], show_progress=False))
+    learned = [t for t in trainer_tok.get_vocab() if t not in specials]
+    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(specials + sorted(learned))}, unk_token="[UNK]"))
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
+    tok.add_special_tokens(specials)
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
