@@ -1,5 +1,4 @@
 import math
-import json
 
 import pandas as pd
 import pytest
