@@ -607,3 +607,73 @@ def check_mlm_masking(fn: Callable, show: bool = True, *, n: int = 256, seq_len:
                              "including the unchanged ones")
     return result(True, f"correct: {rate:.1%} selected; {share_mask:.0%} [MASK], {share_random:.0%} random, "
                         f"{share_same:.0%} unchanged; special tokens and padding untouched")
+
+
+# ---------------------------------------------------------------------------- appendices A and B
+def check_adam_step(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(param, grad, m, v, t, lr, beta1, beta2, eps) -> (param, m, v)``: one Adam step on NumPy
+    arrays, ``t`` the number of this step (1 for the first), against ``torch.optim.Adam``.
+
+    The update of Kingma & Ba (ICLR 2015), Algorithm 1, as PyTorch and Optax implement it:
+    ``m = beta1 m + (1 - beta1) g``, ``v = beta2 v + (1 - beta2) g**2``, bias-corrected
+    ``m_hat = m / (1 - beta1**t)``, ``v_hat = v / (1 - beta2**t)``, and
+    ``param - lr * m_hat / (sqrt(v_hat) + eps)``. Keras adds ``eps`` to ``sqrt(v)`` *before* the bias
+    correction instead; a case with tiny gradients tells the two apart. Book section: appendix A.
+    """
+    import torch
+
+    def reference(param, grad, m, v, t, lr, beta1, beta2, eps):
+        p = torch.nn.Parameter(torch.tensor(param, dtype=torch.float64))
+        opt = torch.optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps)
+        opt.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": torch.tensor(m, dtype=torch.float64),
+                        "exp_avg_sq": torch.tensor(v, dtype=torch.float64)}
+        p.grad = torch.tensor(grad, dtype=torch.float64)
+        opt.step()
+        state = opt.state[p]
+        return np.concatenate([p.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy()])
+
+    rng = np.random.default_rng(3)
+    zeros = np.zeros(4)
+    raw = [
+        (rng.normal(size=4), rng.normal(size=4), zeros, zeros, 1, 1e-3, 0.9, 0.999, 1e-8),
+        (rng.normal(size=4), rng.normal(size=4), rng.normal(size=4) * 0.1, rng.random(4) * 0.01, 10, 1e-2, 0.9,
+         0.999, 1e-8),
+        (rng.normal(size=4), np.full(4, 1e-7), zeros, zeros, 1, 1e-3, 0.9, 0.999, 1e-8),
+        (rng.normal(size=4), rng.normal(size=4), rng.normal(size=4) * 0.1, rng.random(4) * 0.01, 500, 3e-4, 0.8,
+         0.99, 1e-6),
+    ]
+    cases = [(args, reference(*args)) for args in raw]
+    hints = ["first step from m = v = 0: without the bias correction the step would be about 10x too small",
+             "t counts steps from 1: correct m by 1 - beta1**t and v by 1 - beta2**t",
+             "tiny gradients: add eps to sqrt(v_hat) (the bias-corrected v), as PyTorch and Optax do; "
+             "Keras adds it to sqrt(v) before the correction, which changes the step when v is tiny",
+             "return the new m and v as well as the new parameters"]
+
+    def flat(*args):
+        out = fn(*(np.array(a, dtype=np.float64, copy=True) if isinstance(a, np.ndarray) else a for a in args))
+        if not (isinstance(out, tuple) and len(out) == 3):
+            raise TypeError("return a tuple (param, m, v)")
+        return np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in out])
+
+    return check_function(flat, cases, name=getattr(fn, "__name__", "adam_step"), hints=hints, rel_tol=1e-7,
+                          abs_tol=1e-12, show=show)
+
+
+def check_ema_smoothing(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(values, weight) -> list``: TensorBoard's smoothing of a scalar curve, a debiased
+    exponential moving average, ``last = weight * last + (1 - weight) * x`` starting from 0, reported as
+    ``last / (1 - weight**k)`` at the ``k``-th point; the reference is ``pandas``'
+    ``Series.ewm(alpha=1 - weight, adjust=True).mean()``, the same quantity.
+
+    Without the debiasing the first points are pulled towards 0. Book section: appendix B.
+    """
+    import pandas as pd
+
+    raw = [([1.0, 1.0, 1.0], 0.6), ([0.7, 0.69, 0.68, 0.5, 0.66], 0.6), ([2.0, 4.0, 3.0, 5.0, 1.0, 0.0], 0.9),
+           ([5.0, 1.0, 3.0], 0.0)]
+    cases = [((list(v), w), pd.Series(v).ewm(alpha=1 - w, adjust=True).mean().to_numpy()) for v, w in raw]
+    hints = ["a constant curve must stay constant: divide by 1 - weight**k (k = 1 for the first point)",
+             "start the running average at 0 and debias it; do not start it at the first value",
+             None, "weight 0 means no smoothing at all"]
+    return check_function(lambda v, w: np.asarray(fn(v, w), dtype=float), cases,
+                          name=getattr(fn, "__name__", "smooth"), hints=hints, rel_tol=1e-9, abs_tol=1e-12, show=show)

@@ -391,3 +391,81 @@ def test_check_function_gives_the_same_feedback_as_before():
     assert fb and fb.message == "abs: all 2 cases pass"
     fb = exercises.check_function(lambda x: x, [((-1,), 1)], name="absolute", hints=["use abs"], show=False)
     assert not fb and fb.message == "case 1: absolute(-1) returned -1, expected 1. Hint: use abs"
+
+
+def _adam_step_reference_formula(param, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def test_check_adam_step_accepts_the_paper_update_and_names_the_usual_mistakes(capsys):
+    assert exercises.check_adam_step(_adam_step_reference_formula, show=False)
+
+    def no_bias_correction(param, grad, m, v, t, lr, beta1, beta2, eps):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        return param - lr * m / (np.sqrt(v) + eps), m, v
+
+    def keras_style(param, grad, m, v, t, lr, beta1, beta2, eps):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        alpha = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+        return param - alpha * m / (np.sqrt(v) + eps), m, v
+
+    def params_only(*args):
+        return _adam_step_reference_formula(*args)[0]
+
+    fb = exercises.check_adam_step(no_bias_correction, show=False)
+    assert not fb and "case 1" in fb.message and "bias correction" in fb.message
+    fb = exercises.check_adam_step(keras_style, show=False)
+    assert not fb and "case 3" in fb.message and "Keras" in fb.message
+    fb = exercises.check_adam_step(params_only, show=False)
+    assert not fb and "tuple (param, m, v)" in fb.message
+    exercises.check_adam_step(_adam_step_reference_formula)
+    assert "all 4 cases pass" in capsys.readouterr().out
+
+
+def test_check_adam_step_does_not_let_the_answer_change_the_cases():
+    def in_place(param, grad, m, v, t, lr, beta1, beta2, eps):
+        m *= beta1
+        m += (1 - beta1) * grad
+        v *= beta2
+        v += (1 - beta2) * grad**2
+        param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+        return param, m, v
+
+    assert exercises.check_adam_step(in_place, show=False)
+
+
+def _tensorboard_smoothing(values, weight):
+    """Transcribed from TensorBoard's line chart (resmoothDataset): debiased EMA starting at 0."""
+    last, out = 0.0, []
+    for k, x in enumerate(values, start=1):
+        last = last * weight + (1 - weight) * x
+        out.append(last / (1 - weight**k) if weight != 1 else last)
+    return out
+
+
+def test_check_ema_smoothing_accepts_tensorboard_and_rejects_the_undebiased_average():
+    assert exercises.check_ema_smoothing(_tensorboard_smoothing, show=False)
+
+    def undebiased(values, weight):
+        last, out = 0.0, []
+        for x in values:
+            last = last * weight + (1 - weight) * x
+            out.append(last)
+        return out
+
+    def starts_at_first(values, weight):
+        last, out = values[0], []
+        for x in values:
+            last = last * weight + (1 - weight) * x
+            out.append(last)
+        return out
+
+    fb = exercises.check_ema_smoothing(undebiased, show=False)
+    assert not fb and "case 1" in fb.message and "constant" in fb.message
+    fb = exercises.check_ema_smoothing(starts_at_first, show=False)
+    assert not fb and "case 2" in fb.message
