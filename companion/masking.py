@@ -37,6 +37,7 @@ import torch
 
 from . import checks
 
+#: The label PyTorch's cross-entropy skips (``ignore_index``): the one definition, imported everywhere.
 IGNORE_INDEX = -100
 STRATEGIES = ("token", "whole_word", "span")
 

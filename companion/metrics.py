@@ -17,6 +17,7 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from . import checks
+from .masking import IGNORE_INDEX
 
 
 def _labels(y, name: str) -> np.ndarray:
@@ -132,8 +133,6 @@ def compute_metrics(eval_pred) -> dict[str, float]:
     return {"accuracy": accuracy(labels, preds), "macro_f1": macro_f1(labels, preds)}
 
 
-# ---------------------------------------------------------------------------- language models (chapter 2)
-IGNORE_INDEX = -100
 
 
 def _nll_values(token_nll, labels, ignore_index: int) -> np.ndarray:

@@ -88,7 +88,8 @@ def tiny_bert_config(vocab_size: int, num_labels: int = 2, **overrides):
 def load_tokenizer(name: str, *, texts: Iterable[str] | None = None):
     """The tokenizer of model ``name``: for ``"tiny-random-bert"`` a WordPiece vocabulary of 2,000
     trained on ``texts`` (:func:`companion.data.train_wordpiece_tokenizer`); otherwise the pretrained
-    model's own.
+    model's own; for ``"smollm2-135m-instruct"`` and ``"tiny-random-llama"`` SmolLM2's (read once from
+    its GGUF file, :mod:`companion.llm`).
 
     Raises:
         ValueError: ``"tiny-random-bert"`` without ``texts``.
@@ -98,6 +99,10 @@ def load_tokenizer(name: str, *, texts: Iterable[str] | None = None):
 
     from .data import train_wordpiece_tokenizer
 
+    if name in ("smollm2-135m-instruct", "tiny-random-llama"):  # chapter 9's offline chat model (GGUF)
+        from .llm import _tokenizer
+
+        return _tokenizer(name)
     if name == "tiny-random-bert":
         if texts is None:
             raise ValueError("texts: the tiny random BERT needs texts (or a tokenizer) to train its vocabulary")
@@ -234,7 +239,7 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
     if task == "causal_lm":
         from .llm import load_causal_lm
 
-        return load_causal_lm(name, tokenizer=tokenizer, seed=seed)
+        return load_causal_lm(name, seed=seed)
     if task != "regression":
         num_labels = checks.integer(num_labels, "num_labels", minimum=2)
     extra = {}

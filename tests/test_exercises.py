@@ -469,3 +469,30 @@ def test_check_ema_smoothing_accepts_tensorboard_and_rejects_the_undebiased_aver
     assert not fb and "case 1" in fb.message and "constant" in fb.message
     fb = exercises.check_ema_smoothing(starts_at_first, show=False)
     assert not fb and "case 2" in fb.message
+
+
+# ---------------------------------------------------------------------------- 9 chat LLMs
+def test_check_llama_parameters():
+    from companion.llm import llama_parameter_count
+
+    assert exercises.check_llama_parameters(llama_parameter_count, show=False)
+
+    def mha_kv(config):  # forgets grouped-query attention: k and v as large as q
+        return llama_parameter_count({**config, "num_key_value_heads": config["num_attention_heads"]})
+
+    wrong = exercises.check_llama_parameters(mha_kv, show=False)
+    assert not wrong and "num_key_value_heads" in wrong.message
+
+    def always_tied(config):
+        return llama_parameter_count({**config, "tie_word_embeddings": True})
+
+    assert not exercises.check_llama_parameters(always_tied, show=False)
+
+
+def test_check_kv_cache_bytes():
+    def right(n, kv, hd, t, b, nbytes):
+        return 2 * n * b * t * kv * hd * nbytes
+
+    assert exercises.check_kv_cache_bytes(right, show=False)
+    keys_only = exercises.check_kv_cache_bytes(lambda n, kv, hd, t, b, nbytes: n * b * t * kv * hd * nbytes, show=False)
+    assert not keys_only and "K and V" in keys_only.message

@@ -22,8 +22,8 @@ import torch
 from torch.utils.data import Sampler
 
 from .. import checks
+from ..masking import IGNORE_INDEX
 
-IGNORE_INDEX = -100
 #: The columns a model or its loss reads; :func:`dataloader` drops every other one.
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "label", "labels")
 
