@@ -620,6 +620,8 @@ def check_adam_step(fn: Callable, show: bool = True) -> Feedback:
     ``param - lr * m_hat / (sqrt(v_hat) + eps)``. Keras adds ``eps`` to ``sqrt(v)`` *before* the bias
     correction instead; a case with tiny gradients tells the two apart. Book section: appendix A.
     """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     import torch
 
     def reference(param, grad, m, v, t, lr, beta1, beta2, eps):
@@ -667,6 +669,8 @@ def check_ema_smoothing(fn: Callable, show: bool = True) -> Feedback:
 
     Without the debiasing the first points are pulled towards 0. Book section: appendix B.
     """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     import pandas as pd
 
     raw = [([1.0, 1.0, 1.0], 0.6), ([0.7, 0.69, 0.68, 0.5, 0.66], 0.6), ([2.0, 4.0, 3.0, 5.0, 1.0, 0.0], 0.9),

@@ -158,8 +158,9 @@ def _trainer_class(seq2seq: bool):
         def _get_train_sampler(self, train_dataset=None):
             dataset = self.train_dataset if train_dataset is None else train_dataset
             strategy = self.args.train_sampling_strategy
-            if dataset is None or not hasattr(dataset, "__len__") or strategy not in ("random", "group_by_length"):
-                return super()._get_train_sampler(train_dataset)  # e.g. "sequential": dataset order
+            if dataset is None or not hasattr(dataset, "__len__") or strategy not in ("random", "sequential",
+                                                                                      "group_by_length"):
+                return super()._get_train_sampler(train_dataset)
             lengths = None
             if strategy == "group_by_length":
                 if hasattr(dataset, "column_names") and "length" in dataset.column_names:
