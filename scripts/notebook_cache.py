@@ -6,8 +6,12 @@ its committed data), and the software it ran on. Each gets a SHA-256:
 
 * ``code`` -- the sources of the code cells, in order (markdown and outputs are not part of it: editing
   prose cannot change an output);
-* ``package`` -- every file under ``companion/`` (``.py`` sources and ``_data``), path and content,
-  except ``__pycache__``;
+* ``package`` -- the ``companion`` modules the run imported (recorded at the end of the run by
+  ``scripts/run_notebooks.py``: the files of ``sys.modules["companion..."]`` in the kernel) and every
+  file of ``companion/_data``, path and content. A module the notebook never imported cannot change its
+  outputs, so editing ``companion/llm.py`` does not send chapter 4 back to be re-executed; a change to
+  a module it did import (or to one of those importing a new module) changes the hash. A record without
+  its module list falls back to every file of the package;
 * ``environment`` -- the Python version, ``platform.machine()`` and the exact version of every
   distribution that ``make setup`` installs: the requirement closure of ``companion[dev]`` in
   ``pyproject.toml`` (markers evaluated here), from ``importlib.metadata``, ``companion`` itself excluded.
@@ -54,7 +58,7 @@ RECORDS = BOOK / "_executions.json"
 LOCK = ROOT / "requirements" / "lock.txt"
 PYPROJECT = ROOT / "pyproject.toml"
 ENV_VAR = "COMPANION_NBVAL"
-FORMAT = 1
+FORMAT = 2
 #: Installers, never part of the key: they do not run notebook code (``make setup`` upgrades pip to
 #: the newest release). ``companion`` itself is hashed file by file instead.
 INSTALLERS = {"pip", "setuptools", "wheel"}
@@ -88,13 +92,64 @@ def package_files(package: Path = PACKAGE) -> list[Path]:
                   if p.is_file() and "__pycache__" not in p.relative_to(package).parts and p.suffix != ".pyc")
 
 
-def package_hash(package: Path = PACKAGE) -> str:
-    """SHA-256 over the relative path and content of every file of :func:`package_files`."""
+def package_hash(package: Path = PACKAGE, modules: Iterable[str] | None = None) -> str:
+    """SHA-256 over the relative path and content of package files.
+
+    ``modules=None``: every file of :func:`package_files`. Otherwise the files named in ``modules``
+    (paths relative to ``package``, as :func:`imported_modules` returns them) plus every file under
+    ``_data``; a named file that no longer exists enters the hash as missing.
+    """
+    if modules is None:
+        paths = package_files(package)
+    else:
+        named = {package / m for m in modules}
+        data = {p for p in package_files(package) if p.relative_to(package).parts[0] == "_data"}
+        paths = sorted(named | data)
     h = hashlib.sha256()
-    for path in package_files(package):
+    for path in paths:
         h.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).hexdigest().encode("ascii") + b"\n")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+        h.update(digest.encode("ascii") + b"\n")
     return h.hexdigest()
+
+
+#: Appended to a notebook for an in-place run (and removed from what is written): prints which
+#: ``companion`` files the kernel imported, for the ``package`` part of the key.
+MODULES_MARKER = "companion-modules: "
+MODULES_CELL = (
+    "import json as _json, os as _os, sys as _sys\n"
+    "_root = _os.path.dirname(_sys.modules['companion'].__file__) if 'companion' in _sys.modules else None\n"
+    "print(" + repr(MODULES_MARKER) + " + _json.dumps(sorted(_os.path.relpath(_m.__file__, _root) for _n, _m in "
+    "list(_sys.modules.items()) if _root and (_n == 'companion' or _n.startswith('companion.')) and "
+    "getattr(_m, '__file__', None))))\n"
+)
+
+
+def with_modules_cell(notebook: Mapping) -> dict:
+    """A copy of ``notebook`` with :data:`MODULES_CELL` appended as its last code cell."""
+    nb = json.loads(json.dumps(notebook))
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "companion-modules",
+                        "metadata": {"tags": ["remove-cell"]}, "outputs": [], "source": MODULES_CELL})
+    return nb
+
+
+def pop_modules_cell(notebook: dict) -> list[str]:
+    """Remove the cell :func:`with_modules_cell` added and return the module files it printed.
+
+    Raises:
+        ValueError: the last cell is not that cell, or it printed no module list.
+    """
+    cells = notebook.get("cells", [])
+    if not cells or _source(cells[-1]) != MODULES_CELL:
+        raise ValueError("notebook: its last cell is not the companion-modules cell")
+    cell = cells.pop()
+    for out in cell.get("outputs", []):
+        text = out.get("text", "")
+        text = "".join(text) if isinstance(text, list) else text
+        for line in text.splitlines():
+            if line.startswith(MODULES_MARKER):
+                return list(json.loads(line[len(MODULES_MARKER):]))
+    raise ValueError("notebook: the companion-modules cell printed no module list")
 
 
 # -------------------------------------------------------------------------------------- environment
@@ -196,17 +251,27 @@ class Key:
 
 
 class Context:
-    """The parts that are the same for every notebook (package and environment), computed once."""
+    """The parts computed once per checkout: the whole package's hash and the environment."""
 
     def __init__(self, package: Path = PACKAGE):
+        self.root = package
         self.package = package_hash(package)
         self.env = environment()
         self.environment = environment_hash(self.env)
+        self._by_modules: dict[tuple, str] = {}
 
-    def key(self, notebook: Mapping | Path) -> Key:
+    def key(self, notebook: Mapping | Path, modules: Iterable[str] | None = None) -> Key:
+        """The key of ``notebook``; ``modules``: the package files its run imported (``None``: all)."""
         if isinstance(notebook, Path):
             notebook = json.loads(notebook.read_text(encoding="utf-8"))
-        return Key(code_hash(notebook), self.package, self.environment)
+        if modules is None:
+            package = self.package
+        else:
+            wanted = tuple(sorted(modules))
+            if wanted not in self._by_modules:
+                self._by_modules[wanted] = package_hash(self.root, wanted)
+            package = self._by_modules[wanted]
+        return Key(code_hash(notebook), package, self.environment)
 
 
 def notebook_key(path: Path) -> str:
@@ -239,14 +304,18 @@ def save_records(data: dict, path: Path = RECORDS) -> None:
 
 
 def record_run(notebook_path: Path, key: Key, context: Context, *, profile: str, wall_s: float,
-               records: Path = RECORDS, now: _dt.datetime | None = None) -> dict:
-    """Record a successful in-place run of ``notebook_path`` (its outputs as written now)."""
+               records: Path = RECORDS, now: _dt.datetime | None = None,
+               modules: Iterable[str] | None = None) -> dict:
+    """Record a successful in-place run of ``notebook_path`` (its outputs as written now); ``modules``:
+    the package files the run imported (``key`` must have been computed with the same list)."""
     nb = json.loads(notebook_path.read_text(encoding="utf-8"))
     data = load_records(records)
     now = now or _dt.datetime.now(_dt.timezone.utc)
     entry = {"key": key.key, "code": key.code, "package": key.package, "environment": key.environment,
              "outputs": outputs_hash(nb), "profile": profile, "wall_s": round(float(wall_s), 1),
              "date": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if modules is not None:
+        entry["modules"] = sorted(modules)
     data["notebooks"][notebook_path.name] = entry
     data["environments"][key.environment] = context.env
     save_records(data, records)
@@ -303,7 +372,7 @@ def decide(path: Path, *, context: Context, records: Mapping, profile: str, forc
     if entry is None:
         return Decision(name, False, "no recorded run")
     nb = json.loads(path.read_text(encoding="utf-8"))
-    key = context.key(nb)
+    key = context.key(nb, entry.get("modules"))
     if entry.get("profile") != profile:
         return Decision(name, False, f"recorded in the {entry.get('profile')} profile, {profile} here")
     reasons = []

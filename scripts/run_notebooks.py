@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--profile {args.profile}: in-place runs use the notebooks' default 'auto', "
                          f"which resolves to {auto!r} here")
         context = notebook_cache.Context()
+        out_tmp = tempfile.mkdtemp(prefix="notebooks-in-")
         drift = notebook_cache.lock_drift()
         if drift:
             print(f"warning: this environment differs from requirements/lock.txt ({drift}); CI installs the "
@@ -197,9 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         status = "ok"
         progress = Progress(short_name(path), code_cells(path), heartbeat=args.heartbeat, quiet_for=args.quiet_for)
+        source = path
+        if args.in_place:  # run a copy that ends by printing the companion modules it imported
+            source = Path(out_tmp) / path.name
+            source.write_text(json.dumps(notebook_cache.with_modules_cell(
+                json.loads(path.read_text(encoding="utf-8"))), ensure_ascii=False), encoding="utf-8")
         try:
             with progress:
-                pm.execute_notebook(str(path), str(target), parameters=params, cwd=str(args.book),
+                pm.execute_notebook(str(source), str(target), parameters=params, cwd=str(args.book),
                                     kernel_name="python3", progress_bar=False, log_output=False,
                                     on_cell_execute=progress.cell)
         except Exception as exc:  # noqa: BLE001 - report every failing notebook, then fail
@@ -207,12 +214,19 @@ def main(argv: list[str] | None = None) -> int:
             failed.append((path.name, exc))
         wall = time.perf_counter() - start
         if args.in_place:
+            executed = json.loads(target.read_text(encoding="utf-8"))
+            try:
+                modules = notebook_cache.pop_modules_cell(executed)
+            except ValueError:
+                modules = None
+                executed["cells"] = [c for c in executed["cells"] if c.get("id") != "companion-modules"]
+            target.write_text(json.dumps(executed, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             if status == "ok":
                 strip_papermill_metadata(target)
                 key_after = notebook_cache.Context().key(target)
-                if key_after == key_before:
-                    notebook_cache.record_run(target, key_after, context, profile=args.profile, wall_s=wall,
-                                              records=args.records)
+                if key_after == key_before and modules is not None:
+                    notebook_cache.record_run(target, context.key(target, modules), context, profile=args.profile,
+                                              wall_s=wall, records=args.records, modules=modules)
                 else:
                     status = "ok (not recorded: companion/ or the environment changed during the run)"
                     notebook_cache.forget_run(target, args.records)
@@ -221,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((path.name, wall, status))
         print(f"{path.name:<45} {wall:8.1f} s  {status}", flush=True)
 
+    if args.in_place:
+        shutil.rmtree(out_tmp, ignore_errors=True)
     print(f"\nprofile {args.profile}; outputs in {'book/ (in place)' if args.in_place else out_dir}")
     print(f"{'notebook':<45} {'wall time':>10}")
     for name, wall, status in rows:

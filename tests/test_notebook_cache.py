@@ -72,6 +72,47 @@ def test_package_hash_covers_sources_and_data_but_not_bytecode(tmp_path):
     assert nc.package_hash(pkg) != changed_data
 
 
+def test_package_hash_of_imported_modules_ignores_the_others(tmp_path):
+    pkg = tmp_path / "companion"
+    (pkg / "_data").mkdir(parents=True)
+    for name in ("__init__.py", "a.py", "b.py"):
+        (pkg / name).write_text(f"# {name}\n")
+    (pkg / "_data" / "x.tsv").write_text("1\n")
+    used = ["__init__.py", "a.py"]
+    base = nc.package_hash(pkg, used)
+    assert base != nc.package_hash(pkg)  # not the whole package
+    (pkg / "b.py").write_text("# changed, never imported\n")
+    assert nc.package_hash(pkg, used) == base
+    (pkg / "a.py").write_text("# changed\n")
+    changed = nc.package_hash(pkg, used)
+    assert changed != base
+    (pkg / "_data" / "x.tsv").write_text("2\n")  # data always counts
+    assert nc.package_hash(pkg, used) != changed
+    (pkg / "a.py").unlink()  # an imported module that is gone
+    assert nc.package_hash(pkg, used) not in (base, changed)
+    context = nc.Context(pkg)
+    nb = _variant()
+    assert context.key(nb, used).package == nc.package_hash(pkg, used) and context.key(nb).package == context.package
+
+
+def test_the_modules_cell_lists_the_imported_companion_files_and_is_removed(capsys):
+    import contextlib
+    import io
+
+    import companion.checks  # noqa: F401
+
+    nb = nc.with_modules_cell({"cells": [{"cell_type": "markdown", "source": "x", "metadata": {}}]})
+    assert len(nb["cells"]) == 2 and nb["cells"][-1]["source"] == nc.MODULES_CELL
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(nc.MODULES_CELL, {})
+    nb["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": out.getvalue()}]
+    modules = nc.pop_modules_cell(nb)
+    assert {"__init__.py", "checks.py"} <= set(modules) and len(nb["cells"]) == 1
+    with pytest.raises(ValueError, match="notebook"):
+        nc.pop_modules_cell(nb)
+
+
 def test_environment_hash_changes_with_a_version_python_or_machine():
     env = {"python": "3.11.7", "machine": "x86_64", "distributions": ["numpy==2.4.6", "torch==2.13.0+cpu"]}
     base = nc.environment_hash(env)

@@ -75,7 +75,7 @@ def test_in_place_run_shows_progress_keeps_it_out_of_the_notebook_and_records_th
     book.mkdir()
     (tmp_path / "tmp").mkdir()
     path = book / "ch99_tiny.ipynb"
-    path.write_text(json.dumps(_notebook("import os\nprint(os.environ['COMPANION_PROGRESS'])",
+    path.write_text(json.dumps(_notebook("import os\nimport companion.checks\nprint(os.environ['COMPANION_PROGRESS'])",
                                          "import time\ntime.sleep(2.5)", "print('done')")))
     code = run_notebooks.main(["--profile", "cpu", "--in-place", "--heartbeat", "1", "--quiet-for", "0",
                                "--book", str(book), "--records", str(records)])
@@ -88,6 +88,9 @@ def test_in_place_run_shows_progress_keeps_it_out_of_the_notebook_and_records_th
     assert "[ch99]" not in json.dumps(stored) and "papermill" not in json.dumps(stored)
     entry = notebook_cache.load_records(records)["notebooks"]["ch99_tiny.ipynb"]
     assert entry["profile"] == "cpu" and entry["outputs"] == notebook_cache.outputs_hash(stored)
+    # the modules the kernel imported, and not the cell that listed them
+    assert {"__init__.py", "checks.py"} <= set(entry["modules"]) and "book.py" not in entry["modules"], entry
+    assert len(stored["cells"]) == 3 and "companion-modules" not in json.dumps(stored)
     assert notebook_cache.decide(path, context=notebook_cache.Context(), records=notebook_cache.load_records(records),
                                  profile="cpu").skip
     assert not list((tmp_path / "tmp").glob("notebooks-*"))  # in place: no (empty) output folder made
