@@ -113,6 +113,12 @@ def package_hash(package: Path = PACKAGE, modules: Iterable[str] | None = None) 
     return h.hexdigest()
 
 
+def file_hashes(package: Path = PACKAGE) -> dict[str, str]:
+    """``{path relative to package: SHA-256 of its content}`` for every file of :func:`package_files`."""
+    return {p.relative_to(package).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in package_files(package)}
+
+
 #: Appended to a notebook for an in-place run (and removed from what is written): prints which
 #: ``companion`` files the kernel imported, for the ``package`` part of the key.
 MODULES_MARKER = "companion-modules: "

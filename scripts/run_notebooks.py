@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         target = path if args.in_place else out_dir / path.name
         params = {} if args.in_place else {"profile": args.profile}
-        key_before = context.key(path) if context else None
+        code_before = notebook_cache.code_hash(json.loads(path.read_text(encoding="utf-8"))) if context else None
+        files_before = notebook_cache.file_hashes() if context else None
         start = time.perf_counter()
         status = "ok"
         progress = Progress(short_name(path), code_cells(path), heartbeat=args.heartbeat, quiet_for=args.quiet_for)
@@ -223,12 +224,15 @@ def main(argv: list[str] | None = None) -> int:
             target.write_text(json.dumps(executed, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             if status == "ok":
                 strip_papermill_metadata(target)
-                key_after = notebook_cache.Context().key(target)
-                if key_after == key_before and modules is not None:
+                files_after = notebook_cache.file_hashes()
+                used = set(modules or []) | {f for f in files_after if f.startswith("_data/")}
+                unchanged = all(files_before.get(f) == files_after.get(f) for f in used)
+                same_code = notebook_cache.code_hash(json.loads(target.read_text(encoding="utf-8"))) == code_before
+                if modules is not None and unchanged and same_code and notebook_cache.environment_hash() == context.environment:
                     notebook_cache.record_run(target, context.key(target, modules), context, profile=args.profile,
                                               wall_s=wall, records=args.records, modules=modules)
                 else:
-                    status = "ok (not recorded: companion/ or the environment changed during the run)"
+                    status = "ok (not recorded: a module it imported, its code or the environment changed during the run)"
                     notebook_cache.forget_run(target, args.records)
             else:
                 notebook_cache.forget_run(target, args.records)
