@@ -235,6 +235,157 @@ def train_steps_per_second(log_history: list[dict]) -> float:
     return steps / final[-1]["train_runtime"]
 
 
+# ---------------------------------------------------------------------------- a frozen, cached encoder
+def freeze_encoder(model) -> int:
+    """Freeze the encoder of an ``EncoderDecoderModel`` (``requires_grad=False``, eval mode) and return
+    the number of parameters frozen. The decoder (and ``enc_to_dec_proj``, if any) stays trainable.
+
+    With the encoder frozen, training is *feature extraction* (chapter 5): the encoder's outputs are
+    a fixed function of the source sentence, so they can be computed once
+    (:func:`cache_encoder_outputs`) and each training step costs the decoder only.
+    """
+    frozen = 0
+    for p in model.encoder.parameters():
+        p.requires_grad_(False)
+        frozen += p.numel()
+    model.encoder.eval()
+    return frozen
+
+
+@torch.no_grad()
+def cache_encoder_outputs(model, input_ids: Sequence[Sequence[int]], *, pad_token_id: int = 0,
+                          batch_size: int = 128) -> list[torch.Tensor]:
+    """The encoder's last hidden states for every source sentence, computed once in eval mode.
+
+    Sentences are run in batches sorted by length (little padding); each result keeps only the
+    sentence's own positions.
+
+    Args:
+        model: an ``EncoderDecoderModel`` (only ``model.encoder`` is run).
+        input_ids: one list of source token ids per sentence (no padding), e.g. the ``input_ids``
+            column of :func:`encode_pairs`.
+        pad_token_id: the source tokenizer's pad id.
+        batch_size: sentences per encoder forward pass.
+
+    Returns:
+        A list, in input order, of float32 tensors of shape ``(len(input_ids[i]), encoder hidden size)``
+        on the CPU.
+
+    Raises:
+        ValueError: if ``input_ids`` is empty or holds an empty sentence, or ``batch_size`` < 1.
+    """
+    batch_size = checks.integer(batch_size, "batch_size")
+    seqs = [list(s) for s in input_ids]
+    if not seqs or any(len(s) == 0 for s in seqs):
+        raise ValueError("input_ids: expected a non-empty list of non-empty token-id lists")
+    encoder = model.encoder
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    out: list[torch.Tensor] = [None] * len(seqs)  # type: ignore[list-item]
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        width = max(len(seqs[i]) for i in idx)
+        ids = torch.tensor([seqs[i] + [pad_token_id] * (width - len(seqs[i])) for i in idx], device=device)
+        mask = torch.tensor([[1] * len(seqs[i]) + [0] * (width - len(seqs[i])) for i in idx], device=device)
+        hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state.float().cpu()
+        for row, i in enumerate(idx):
+            out[i] = hidden[row, :len(seqs[i])].clone()
+    encoder.train(was_training)
+    return out
+
+
+def cached_rows(states: Sequence[torch.Tensor], labels: Sequence[Sequence[int]]) -> list[dict]:
+    """Training rows for :func:`companion.data.dataloader` from cached encoder outputs: one dict per
+    pair with ``encoder_hidden_states`` (``(source_len, hidden)``), ``labels`` (target ids) and
+    ``input_ids`` (a placeholder of the source length, so that ``group_by_length`` sees it).
+
+    Raises:
+        ValueError: if ``states`` and ``labels`` differ in length or are empty.
+    """
+    checks.same_length("states", states, "labels", labels)
+    if not states:
+        raise ValueError("states: no examples")
+    return [{"input_ids": [0] * int(h.shape[0]), "encoder_hidden_states": h, "labels": list(y)}
+            for h, y in zip(states, labels)]
+
+
+def collate_cached(rows: Sequence[dict]) -> dict[str, torch.Tensor]:
+    """Pad a batch of :func:`cached_rows`: hidden states with zeros and an ``attention_mask`` of the real
+    source positions, labels with -100 (ignored by the loss).
+
+    Returns:
+        ``{"encoder_hidden_states": (batch, src_len, hidden) float32, "attention_mask": (batch, src_len)
+        int64, "labels": (batch, tgt_len) int64}``.
+    """
+    width = max(int(r["encoder_hidden_states"].shape[0]) for r in rows)
+    hidden = rows[0]["encoder_hidden_states"].shape[1]
+    states = torch.zeros(len(rows), width, hidden)
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for j, r in enumerate(rows):
+        n = int(r["encoder_hidden_states"].shape[0])
+        states[j, :n] = r["encoder_hidden_states"]
+        mask[j, :n] = 1
+    tlen = max(len(r["labels"]) for r in rows)
+    labels = torch.full((len(rows), tlen), -100, dtype=torch.long)
+    for j, r in enumerate(rows):
+        labels[j, :len(r["labels"])] = torch.as_tensor(r["labels"], dtype=torch.long)
+    return {"encoder_hidden_states": states, "attention_mask": mask, "labels": labels}
+
+
+def cached_decoder_loss(model, batch: dict) -> torch.Tensor:
+    """``loss_fn`` for :func:`companion.loop.train`: the model's mean cross-entropy per target token,
+    with the encoder's cached outputs (:func:`collate_cached`) passed as ``encoder_outputs``, so the
+    encoder does not run. The model shifts the labels right itself to make the decoder inputs."""
+    return model(encoder_outputs=(batch["encoder_hidden_states"],), attention_mask=batch["attention_mask"],
+                 labels=batch["labels"]).loss
+
+
+# ---------------------------------------------------------------------------- paired bootstrap
+def paired_bootstrap(hypotheses_a: Sequence[str], hypotheses_b: Sequence[str], references: Sequence[str], *,
+                     metric: str = "bleu", n_resamples: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Corpus scores of two systems on the same test set, and bootstrap standard errors of each and of
+    their difference (Koehn, EMNLP 2004, "Statistical significance tests for machine translation
+    evaluation").
+
+    Each resample draws ``len(references)`` sentences with replacement, the *same* sentences for both
+    systems (paired), and recomputes the corpus score from the pooled sentence statistics, exactly as
+    sacreBLEU does for the whole set (BLEU with ``tokenize="zh"`` as :func:`companion.metrics.corpus_bleu`,
+    or chrF). The standard error is the standard deviation of the resampled scores.
+
+    Returns:
+        ``{"a", "b", "diff" (a - b), "se_a", "se_b", "se_diff"}``, scores in [0, 100].
+
+    Raises:
+        ValueError: lists of different lengths or empty, ``metric`` not ``"bleu"``/``"chrf"``,
+            ``n_resamples`` < 2.
+    """
+    from sacrebleu.metrics import BLEU, CHRF
+
+    a = checks.texts(hypotheses_a, "hypotheses_a")
+    b = checks.texts(hypotheses_b, "hypotheses_b")
+    refs = checks.texts(references, "references")
+    checks.same_length("hypotheses_a", a, "references", refs)
+    checks.same_length("hypotheses_b", b, "references", refs)
+    metric = checks.one_of(metric, "metric", ("bleu", "chrf"))
+    n_resamples = checks.integer(n_resamples, "n_resamples", minimum=2)
+    scorer = BLEU(tokenize="zh") if metric == "bleu" else CHRF()
+    stats_a = np.asarray(scorer._extract_corpus_statistics(a, [refs]), dtype=np.float64)
+    stats_b = np.asarray(scorer._extract_corpus_statistics(b, [refs]), dtype=np.float64)
+
+    def score(stats, idx=None):
+        total = stats.sum(axis=0) if idx is None else stats[idx].sum(axis=0)
+        return float(scorer._compute_score_from_stats([int(round(x)) for x in total]).score)
+
+    rng = np.random.default_rng(seed)
+    draws = np.array([(score(stats_a, idx), score(stats_b, idx))
+                      for idx in (rng.integers(0, len(refs), len(refs)) for _ in range(n_resamples))])
+    sa, sb = score(stats_a), score(stats_b)
+    return {"a": sa, "b": sb, "diff": sa - sb, "se_a": float(draws[:, 0].std(ddof=1)),
+            "se_b": float(draws[:, 1].std(ddof=1)), "se_diff": float((draws[:, 0] - draws[:, 1]).std(ddof=1))}
+
+
 # ---------------------------------------------------------------------------- decoding
 @torch.no_grad()
 def translate(model, tokenizer, texts: Sequence[str], *, target_tokenizer=None, prefix: str = "",
@@ -393,7 +544,8 @@ def load_marian(model: str, *, source_texts: Sequence[str] = (), target_texts: S
 
 
 __all__ = [
-    "CHAR_SPECIALS", "MARIAN_TARGET_TOKEN", "bleu_compute_metrics", "build_encoder_decoder", "decoder_config",
-    "encode_pairs", "length_bucket", "load_marian", "opus_mt_en_zh_config", "repeated_ngram_share", "tiny_marian",
+    "CHAR_SPECIALS", "MARIAN_TARGET_TOKEN", "bleu_compute_metrics", "build_encoder_decoder", "cache_encoder_outputs",
+    "cached_decoder_loss", "cached_rows", "collate_cached", "decoder_config", "encode_pairs", "freeze_encoder",
+    "length_bucket", "load_marian", "opus_mt_en_zh_config", "paired_bootstrap", "repeated_ngram_share", "tiny_marian",
     "train_char_tokenizer", "train_steps_per_second", "translate",
 ]

@@ -259,3 +259,105 @@ def test_bleu_compute_metrics_replaces_minus_100():
     preds = np.array([tgt("他跑了。")["input_ids"] + [0, 0]])
     out = tr.bleu_compute_metrics(tgt)((preds, labels))
     assert out["bleu"] == pytest.approx(100.0) and out["chrf"] == pytest.approx(100.0)
+
+
+# ---------------------------------------------------------------------------- a frozen, cached encoder
+def _tiny_model(src, tgt, seed=0):
+    return tr.build_encoder_decoder("tiny-random-bert", tgt, encoder_vocab_size=len(src), num_layers=1,
+                                    hidden_size=32, num_heads=2, intermediate_size=64, max_new_tokens=12, seed=seed)
+
+
+def test_freeze_encoder_leaves_only_the_decoder_trainable():
+    src = train_wordpiece_tokenizer(ENGLISH, vocab_size=120)
+    model = _tiny_model(src, tr.train_char_tokenizer(CHINESE))
+    n_encoder = sum(p.numel() for p in model.encoder.parameters())
+    assert tr.freeze_encoder(model) == n_encoder
+    assert models.count_parameters(model)[0] == sum(p.numel() for p in model.decoder.parameters())
+    assert not model.encoder.training
+
+
+def test_cached_encoder_outputs_match_the_encoder_and_the_full_forward_pass(tiny):
+    model, src, tgt = tiny
+    model.eval()
+    ds = Dataset.from_dict({"en": ENGLISH[:6], "zh": CHINESE[:6]})
+    enc = tr.encode_pairs(ds, src, target_tokenizer=tgt)
+    states = tr.cache_encoder_outputs(model, enc["input_ids"], pad_token_id=src.pad_token_id, batch_size=4)
+    assert [s.shape for s in states] == [(len(ids), 32) for ids in enc["input_ids"]]
+    with torch.no_grad():  # each sentence alone, unpadded: padding in the cache must not change anything
+        alone = model.encoder(input_ids=torch.tensor([enc["input_ids"][3]])).last_hidden_state[0]
+    torch.testing.assert_close(states[3], alone, rtol=1e-5, atol=1e-5)
+    batch = tr.collate_cached(tr.cached_rows(states, enc["labels"]))
+    assert batch["encoder_hidden_states"].shape[:2] == batch["attention_mask"].shape
+    assert batch["attention_mask"].sum(1).tolist() == [len(ids) for ids in enc["input_ids"]]
+    assert (batch["labels"] == -100).any()
+    from transformers import DataCollatorForSeq2Seq
+
+    full = DataCollatorForSeq2Seq(src, label_pad_token_id=-100)([enc[i] for i in range(6)])
+    with torch.no_grad():  # the loss on cached outputs is the loss of the whole model on the same pairs
+        cached_loss = tr.cached_decoder_loss(model, batch)
+        full_loss = model(input_ids=full["input_ids"], attention_mask=full["attention_mask"],
+                          labels=full["labels"]).loss
+    torch.testing.assert_close(cached_loss, full_loss, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="input_ids"):
+        tr.cache_encoder_outputs(model, [[101, 102], []])
+    with pytest.raises(ValueError, match="labels"):
+        tr.cached_rows(states, enc["labels"][:2])
+
+
+def test_decoder_learns_from_cached_outputs_in_the_book_loop():
+    from companion import data, loop
+
+    src = train_wordpiece_tokenizer(ENGLISH, vocab_size=120)
+    tgt = tr.train_char_tokenizer(CHINESE)
+    model = _tiny_model(src, tgt)
+    tr.freeze_encoder(model)
+    frozen_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    enc = tr.encode_pairs(Dataset.from_dict({"en": ENGLISH[:6], "zh": CHINESE[:6]}), src, target_tokenizer=tgt)
+    states = tr.cache_encoder_outputs(model, enc["input_ids"], pad_token_id=src.pad_token_id)
+    loader = data.dataloader(tr.cached_rows(states, enc["labels"]), src, 3, shuffle=True, group_by_length=True,
+                             collator=tr.collate_cached, columns=("input_ids", "encoder_hidden_states", "labels"))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    result = loop.train(model, loader, optimizer, epochs=40, max_steps=60, loss_fn=tr.cached_decoder_loss)
+    losses = [s["loss"] for s in result.steps]
+    assert len(losses) == 60 and np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+    for k, v in model.encoder.state_dict().items():
+        assert torch.equal(v, frozen_before[k]), k
+
+
+# ---------------------------------------------------------------------------- paired bootstrap
+def test_paired_bootstrap_scores_and_standard_errors():
+    import sacrebleu
+
+    refs = CHINESE[:6] * 3
+    a = ["他跑了。", "我们试试。", "为什么是我？", "我很高兴见到你。", "汤姆是好孩子。", "住手！"] * 3
+    b = ["他了。", "我们。", "是我？", "今天我。", "汤姆。", "手！"] * 3
+    out = tr.paired_bootstrap(a, b, refs, metric="bleu", n_resamples=200, seed=1)
+    assert out["a"] == pytest.approx(metrics.corpus_bleu(a, refs).score, abs=1e-9)
+    assert out["b"] == pytest.approx(metrics.corpus_bleu(b, refs).score, abs=1e-9)
+    assert out["diff"] == pytest.approx(out["a"] - out["b"])
+    # the same resamples scored the slow way, with sacreBLEU on each resampled corpus
+    rng = np.random.default_rng(1)
+    slow = []
+    for _ in range(200):
+        idx = rng.integers(0, len(refs), len(refs))
+        sa = sacrebleu.corpus_bleu([a[i] for i in idx], [[refs[i] for i in idx]], tokenize="zh").score
+        sb = sacrebleu.corpus_bleu([b[i] for i in idx], [[refs[i] for i in idx]], tokenize="zh").score
+        slow.append((sa, sb))
+    slow = np.array(slow)
+    assert out["se_a"] == pytest.approx(slow[:, 0].std(ddof=1), rel=1e-9)
+    assert out["se_diff"] == pytest.approx((slow[:, 0] - slow[:, 1]).std(ddof=1), rel=1e-9)
+    chrf = tr.paired_bootstrap(a, b, refs, metric="chrf", n_resamples=50)
+    assert chrf["a"] == pytest.approx(metrics.corpus_chrf(a, refs).score, abs=1e-9)
+    same = tr.paired_bootstrap(a, a, refs, n_resamples=50)
+    assert same["diff"] == 0 and same["se_diff"] == 0 and same["se_a"] > 0
+
+
+@pytest.mark.parametrize("kw, error, name", [
+    (dict(metric="ter"), ValueError, "metric"),
+    (dict(n_resamples=1), ValueError, "n_resamples"),
+])
+def test_paired_bootstrap_bad_arguments_are_named(kw, error, name):
+    with pytest.raises(error, match=name):
+        tr.paired_bootstrap(["a"], ["b"], ["a"], **kw)
+    with pytest.raises(ValueError, match="hypotheses_b"):
+        tr.paired_bootstrap(["a"], ["b", "c"], ["a"])
