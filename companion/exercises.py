@@ -582,3 +582,45 @@ def check_kv_cache_bytes(fn: Callable[[int, int, int, int, int, int], int], show
     hints = ["SmolLM2-135M, 8,192 tokens in bf16: 2 tensors (K and V) x 30 layers x 3 heads x 64 x 8192 x 2 bytes",
              "Llama 3 8B at 128K tokens in bf16 is 16 GiB", "the batch multiplies the cache", "keys AND values: 2"]
     return check_function(fn, [(a, ref(*a)) for a in args], name="kv_cache_bytes", hints=hints, show=show)
+
+
+def check_paired_se(fn: Callable[[Sequence[float], Sequence[float]], float], show: bool = True) -> Feedback:
+    """Check ``fn(after, before) -> float``, the standard error of the mean per-item difference of two models
+    scored on the same items (chapter 9.2): the sample standard deviation (``ddof=1``) of ``after - before``
+    divided by ``sqrt(n)`` (:func:`companion.llm.paired_difference`)."""
+    from .llm import paired_difference
+
+    raw = [([1, 1, 1, 0], [0, 1, 1, 0]), ([1, 0, 1, 0, 1, 1], [1, 0, 0, 0, 0, 1]), ([1, 1, 0, 0], [0, 0, 1, 1]),
+           ([0.5, 1.0, 0.25], [0.0, 0.5, 0.5])]
+    cases = [((a, b), paired_difference(a, b)[1]) for a, b in raw]
+    hints = ["differences 1, 0, 0, 0: standard deviation 0.5 (ddof=1), so the standard error is 0.5 / sqrt(4)",
+             "take the standard deviation of the per-item differences, not of each model separately",
+             "use the sample standard deviation (ddof=1)", None]
+    return check_function(fn, cases, name="paired_se", hints=hints, show=show)
+
+
+def check_dpo_loss(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta) -> scalar``, the mean DPO loss
+    from four ``(pairs,)`` tensors of summed log-probabilities (chapter 9.2; Rafailov et al., 2023), against
+    :func:`companion.llm.dpo_loss`."""
+    import torch
+
+    from .llm import dpo_loss
+
+    g = torch.Generator().manual_seed(0)
+    raw = [(torch.zeros(4), torch.zeros(4), torch.zeros(4), torch.zeros(4), 0.1),
+           (torch.tensor([-10.0, -12.0]), torch.tensor([-11.0, -9.0]), torch.tensor([-11.0, -11.0]),
+            torch.tensor([-10.0, -10.0]), 0.1),
+           tuple(-torch.rand(6, generator=g) * 50 for _ in range(4)) + (0.5,),
+           (torch.tensor([-20.0]), torch.tensor([-30.0]), torch.tensor([-25.0]), torch.tensor([-25.0]), 1.0)]
+    cases = [(args, dpo_loss(*args[:4], beta=args[4])[0].item()) for args in raw]
+    hints = ["policy = reference: every pair's loss is -log sigmoid(0) = log 2",
+             "the reward is beta * (policy - reference) for each answer; the loss is -log sigmoid(chosen - rejected "
+             "reward), averaged over the pairs", "average over the pairs (mean, not sum)",
+             "check the signs: a policy that prefers the chosen answer more than the reference does has a small loss"]
+
+    def as_float(*args):
+        out = fn(*args)
+        return float(out.item() if hasattr(out, "item") else out)
+
+    return check_function(as_float, cases, name=getattr(fn, "__name__", "dpo"), hints=hints, rel_tol=1e-5, show=show)

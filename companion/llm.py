@@ -511,6 +511,55 @@ def generate(model, tokenizer, prompts: Sequence[Sequence[Mapping[str, str]]], *
     return out
 
 
+def choice_token_ids(tokenizer, choice: str) -> list[int]:
+    """First token ids of ``choice`` as an answer could start: lower-case and capitalised, no leading space.
+
+    ``choice_token_ids(tok, "positive")`` gives the ids of ``positive`` and ``Positive`` (duplicates removed).
+    """
+    if not isinstance(choice, str) or not choice:
+        raise TypeError(f"choice: expected a non-empty string, got {choice!r}")
+    ids = []
+    for variant in (choice.lower(), choice[:1].upper() + choice[1:].lower()):
+        first = tokenizer(variant, add_special_tokens=False).input_ids[0]
+        if first not in ids:
+            ids.append(first)
+    return ids
+
+
+@torch.no_grad()
+def classify(model, tokenizer, prompts: Sequence[Sequence[Mapping[str, str]]], choices: Sequence[str], *,
+             max_new_tokens: int = 16, batch_size: int = 16) -> dict[str, Any]:
+    """Ask every prompt, answer greedily, parse the answer; score the choices from the same forward pass.
+
+    One ``generate`` call per batch (left padding, KV cache). Its first step is the forward pass over the
+    prompt, whose logits give each choice's score: the log of the probability that the answer *starts* with
+    the choice (lower-case or capitalised, :func:`choice_token_ids`). The reply is then parsed with
+    :func:`parse_choice`; a reply that names no choice within ``max_new_tokens`` tokens is ``None``.
+
+    Returns:
+        ``{"replies": [str], "parsed": [str | None], "choice_logprobs": float32 tensor (n, len(choices))}``.
+    """
+    choices = checks.texts(choices, "choices")
+    max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens")
+    batch_size = checks.integer(batch_size, "batch_size")
+    encoded = _prompt_ids(tokenizer, prompts)
+    variants = [torch.tensor(choice_token_ids(tokenizer, c)) for c in choices]
+    device = _device_of(model)
+    replies, scores = [], []
+    for start in range(0, len(encoded), batch_size):
+        batch = pad_batch([{"input_ids": e} for e in encoded[start:start + batch_size]], tokenizer.pad_token_id,
+                          padding_side="left")
+        out = model.generate(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+                             max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_k=None, top_p=None,
+                             pad_token_id=tokenizer.pad_token_id, output_logits=True, return_dict_in_generate=True)
+        first = out.logits[0].float().log_softmax(-1).cpu()                       # (batch, vocab)
+        scores.append(torch.stack([first[:, v].logsumexp(-1) for v in variants], dim=1))
+        new = out.sequences[:, batch["input_ids"].shape[1]:]
+        replies += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    return {"replies": replies, "parsed": [parse_choice(r, choices) for r in replies],
+            "choice_logprobs": torch.cat(scores)}
+
+
 def parse_choice(text: str, choices: Sequence[str]) -> str | None:
     """The choice that appears *first* in ``text`` as a whole word, case-insensitive; ``None`` if none does.
 

@@ -377,3 +377,37 @@ def test_check_kv_cache_bytes():
     assert exercises.check_kv_cache_bytes(right, show=False)
     keys_only = exercises.check_kv_cache_bytes(lambda n, kv, hd, t, b, nbytes: n * b * t * kv * hd * nbytes, show=False)
     assert not keys_only and "K and V" in keys_only.message
+
+
+def test_check_paired_se():
+    import numpy as np
+
+    def right(a, b):
+        d = np.asarray(a, float) - np.asarray(b, float)
+        return d.std(ddof=1) / np.sqrt(len(d))
+
+    assert exercises.check_paired_se(right, show=False)
+    unpaired = exercises.check_paired_se(
+        lambda a, b: float(np.hypot(np.std(a, ddof=1) / np.sqrt(len(a)), np.std(b, ddof=1) / np.sqrt(len(b)))),
+        show=False)
+    assert not unpaired
+    population = exercises.check_paired_se(lambda a, b: (np.asarray(a) - np.asarray(b)).std() / np.sqrt(len(a)),
+                                           show=False)
+    assert not population and "ddof" in population.message
+
+
+def test_check_dpo_loss():
+    import torch.nn.functional as F
+
+    def right(pc, pr, rc, rr, beta):
+        return -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+
+    assert exercises.check_dpo_loss(right, show=False)
+    summed = exercises.check_dpo_loss(lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).sum(),
+                                      show=False)
+    assert not summed and "log 2" in summed.message
+    flipped = exercises.check_dpo_loss(lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * ((pr - rr) - (pc - rc))).mean(),
+                                       show=False)
+    assert not flipped
+    unimplemented = exercises.check_dpo_loss(lambda *a: (_ for _ in ()).throw(NotImplementedError()), show=False)
+    assert not unimplemented and "not implemented" in unimplemented.message

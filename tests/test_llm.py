@@ -326,6 +326,19 @@ def test_generate_batched_equals_one_at_a_time(tiny):
     assert batched == single and len(batched) == 3
 
 
+def test_classify_scores_equal_next_token_logprobs_and_replies_equal_generate(tiny):
+    model, tok = tiny
+    out = llm.classify(model, tok, PROMPTS, ["yes", "no"], max_new_tokens=4, batch_size=2)
+    ids = [llm.choice_token_ids(tok, c) for c in ("yes", "no")]
+    flat = llm.next_token_logprobs(model, tok, PROMPTS, ids[0] + ids[1])
+    expected = torch.stack([flat[:, :len(ids[0])].logsumexp(1), flat[:, len(ids[0]):].logsumexp(1)], dim=1)
+    assert torch.allclose(out["choice_logprobs"], expected, atol=1e-4)
+    assert out["replies"] == llm.generate(model, tok, PROMPTS, max_new_tokens=4)
+    assert out["parsed"] == [llm.parse_choice(r, ["yes", "no"]) for r in out["replies"]]
+    assert llm.choice_token_ids(tok, "positive") == [tok("positive", add_special_tokens=False).input_ids[0],
+                                                    tok("Positive", add_special_tokens=False).input_ids[0]]
+
+
 @pytest.mark.parametrize("text, expected", [
     ("negative", "negative"), ("Positive.", "positive"), ("The review is NEGATIVE, not positive", "negative"),
     ("It is positively great", None), ("", None), ("I cannot tell.", None),
