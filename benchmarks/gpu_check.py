@@ -2,7 +2,7 @@
 
 Runs exactly what the IMDb case runs in its ``gpu`` profile -- ``companion.data.load_imdb`` on a local
 parquet directory, ``companion.data.tokenize`` with head + tail truncation, and
-``companion.training.training_arguments`` / ``make_trainer`` / ``fit`` -- but with a *randomly
+``companion.trainer.training_arguments`` / ``make_trainer`` / ``fit`` -- but with a *randomly
 initialised* bert-base-sized model built from its config (the hub is not needed) and the offline
 MiniLM tokenizer (the same uncased WordPiece vocabulary as ``bert-base-uncased``). For each precision
 it trains a few hundred steps and prints examples/s, tokens/s (non-padding tokens), model FLOPs
@@ -30,7 +30,10 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, TrainerCallback
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from companion import data, profiles, training  # noqa: E402
+from companion import book, data, models, trainer  # noqa: E402
+
+#: The text-classification case's gpu sizes (book/ch08_1_text_classification.ipynb, SIZES["gpu"]).
+GPU_MAX_LENGTH, GPU_HEAD_TOKENS, GPU_BATCH_SIZE = 512, 128, 16
 
 # Peak dense fp16/bf16 tensor-core TFLOP/s from vendor datasheets (no sparsity).
 PEAK_TFLOPS = {"T4": 65.0, "V100": 125.0, "A10G": 70.0, "A10": 125.0, "L4": 121.0, "A100": 312.0,
@@ -74,23 +77,23 @@ def peak_tflops(override: float | None) -> float | None:
 def run(encoded, tokenizer, config, precision, batch_size, steps, warmup, out_dir):
     torch.manual_seed(0)
     model = BertForSequenceClassification(config)
-    args = training.training_arguments(out_dir, learning_rate=2e-5, batch_size=batch_size, max_steps=steps,
-                                       precision=precision, logging_steps=max(1, steps // 5),
-                                       include_num_input_tokens_seen="non_padding")
+    args = trainer.training_arguments(out_dir, learning_rate=2e-5, batch_size=batch_size, max_steps=steps,
+                                      precision=precision, logging_steps=max(1, steps // 5),
+                                      include_num_input_tokens_seen="non_padding")
     meter = Throughput(warmup)
-    trainer = training.make_trainer(model, args, encoded, tokenizer=tokenizer, callbacks=[meter])
+    run_trainer = trainer.make_trainer(model, args, encoded, tokenizer=tokenizer, callbacks=[meter])
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    result = training.fit(trainer, resume=False)
+    result = trainer.fit(run_trainer, resume=False)
     seconds = (meter.t1 - meter.t0) if meter.t1 else result["wall_s"]
     steps_timed = meter.steps or result["steps"]
-    tokens = (meter.tokens1 - meter.tokens0) if meter.t1 else trainer.state.num_input_tokens_seen
+    tokens = (meter.tokens1 - meter.tokens0) if meter.t1 else run_trainer.state.num_input_tokens_seen
     row = {"precision": precision, "batch_size": batch_size, "steps_timed": steps_timed,
            "examples_per_s": steps_timed * batch_size / seconds, "tokens_per_s": tokens / seconds,
            "final_loss": result["train_loss"]}
     if torch.cuda.is_available():
         row["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    del trainer, model
+    del run_trainer, model
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return row
@@ -109,23 +112,22 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
-    training.quiet()
-    P = profiles.TEXT_CLASSIFICATION["gpu"]
-    max_length, head = (64, 16) if args.tiny else (P.max_length, P.head_tokens)
-    tokenizer = AutoTokenizer.from_pretrained(profiles.minilm_path())
+    book.quiet()
+    max_length, head = (64, 16) if args.tiny else (GPU_MAX_LENGTH, GPU_HEAD_TOKENS)
+    tokenizer = AutoTokenizer.from_pretrained(models.minilm_path())
     source = args.data_dir or "sample"
     imdb = data.load_imdb(source)
     encoded = data.tokenize(imdb["train"], tokenizer, max_length, head_tokens=head)
     if args.tiny:
-        config = training.tiny_bert_config(tokenizer.vocab_size)
+        config = models.tiny_bert_config(tokenizer.vocab_size)
         precisions, warmup = ["fp32"], 1
     else:
         config = BertConfig(vocab_size=tokenizer.vocab_size, num_labels=2)  # bert-base: 12 x 768, 110M
         precisions, warmup = args.precisions.split(","), args.warmup
     if args.steps <= warmup:
         parser.error(f"--steps: must exceed the warm-up ({warmup})")
-    batch_size = args.batch_size or (8 if args.tiny else P.batch_size)
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU {training.cpu_name()}"
+    batch_size = args.batch_size or (8 if args.tiny else GPU_BATCH_SIZE)
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU {book.cpu_name()}"
     peak = peak_tflops(args.peak_tflops)
     fpt = flops_per_token(config, max_length)
     print(f"device: {device}; peak {peak or 'unknown'} TFLOP/s; data: {source} ({len(encoded):,} reviews); "

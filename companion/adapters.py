@@ -11,9 +11,14 @@ Book sections: the text-classification case (8.1), "The adapter step, done as Lo
 
 from __future__ import annotations
 
+import inspect
+import numbers
+from collections.abc import Mapping
 from typing import Sequence
 
 import torch
+
+from . import checks
 
 
 def _module_names(model: torch.nn.Module) -> list[str]:
@@ -51,15 +56,18 @@ def lora_for_sequence_classification(
         query/value: 12 · 2 · 8 · (768 + 768) = 294,912, plus 1,538 for a 2-class head = 296,450.
 
     Raises:
-        TypeError: if ``model`` is not a ``torch.nn.Module``.
-        ValueError: if ``r`` is not a positive int, ``lora_alpha`` is not a positive number (0 would
-            make the update zero forever), ``lora_dropout`` is not a number in [0, 1),
+        TypeError: if ``model`` is not a ``torch.nn.Module``, ``r`` is not an int (bools included),
+            ``lora_alpha`` or ``lora_dropout`` is not a number (strings included), or a module name
+            is not a string.
+        ValueError: if ``r`` < 1, ``lora_alpha`` is not a finite number > 0 (0 would make the update
+            zero forever; NaN or infinity gives NaN outputs), ``lora_dropout`` is not in [0, 1),
             ``target_modules`` is empty, or a name in ``target_modules`` or ``modules_to_save``
             matches no module of ``model``.
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
-    targets, to_save = _check_lora_arguments(model, r, lora_alpha, lora_dropout, target_modules, modules_to_save)
+    r, lora_alpha, lora_dropout, targets, to_save = _check_lora_arguments(model, r, lora_alpha, lora_dropout,
+                                                                           target_modules, modules_to_save)
     config = LoraConfig(task_type=TaskType.SEQ_CLS, r=r, lora_alpha=lora_alpha,
                         lora_dropout=lora_dropout, target_modules=targets, modules_to_save=to_save or None)
     return get_peft_model(model, config)
@@ -71,11 +79,10 @@ def lora_parameter_count(d_in: int, d_out: int, r: int, n_layers: int, n_targets
     Each adapted ``(d_out, d_in)`` weight gets ``A`` (``r × d_in``) and ``B`` (``d_out × r``).
 
     Raises:
-        ValueError: if any argument is not a positive int.
+        TypeError: if an argument is not an int (bools included). ValueError: if one is < 1.
     """
     for name, v in dict(d_in=d_in, d_out=d_out, r=r, n_layers=n_layers, n_targets=n_targets).items():
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        checks.integer(v, name)
     return n_layers * n_targets * r * (d_in + d_out)
 
 
@@ -91,9 +98,19 @@ from torch import nn  # noqa: E402
 _BERT_SUBLAYER_OUTPUT = r"(.*\.)?layer\.\d+\.(attention\.output|output)"
 
 
-def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
+def _lora_scale(r, lora_alpha, lora_dropout) -> tuple[int, int | float, float]:
+    """The three LoRA hyper-parameters, checked (shared by every LoRA entry point)."""
+    r = checks.integer(r, "r")
+    # 0 makes the update zero forever; NaN/inf make every output NaN; a negative one flips its sign
+    checked = checks.number(lora_alpha, "lora_alpha", minimum=0, strict_minimum=True)
+    lora_alpha = int(lora_alpha) if isinstance(lora_alpha, numbers.Integral) else checked  # 16 stays 16 in configs
+    lora_dropout = checks.probability(lora_dropout, "lora_dropout", allow_one=False)
+    return r, lora_alpha, lora_dropout
+
+
+def _names(value, name: str, *, allow_empty: bool = True) -> list[str]:
+    """Module-name suffixes: one string or a sequence of strings."""
+    return [value] if isinstance(value, str) else checks.texts(value, name, allow_empty=allow_empty)
 
 
 class HoulsbyAdapter(nn.Module):
@@ -109,15 +126,14 @@ class HoulsbyAdapter(nn.Module):
     Input and output: float tensors of shape ``(..., hidden_size)``.
 
     Raises:
-        ValueError: if ``hidden_size`` or ``bottleneck`` is not a positive int.
+        TypeError: if ``hidden_size`` or ``bottleneck`` is not an int. ValueError: if one is < 1.
 
     Book section: 4.2.
     """
 
     def __init__(self, hidden_size: int, bottleneck: int = 64):
         super().__init__()
-        _check_positive_int(hidden_size, "hidden_size")
-        _check_positive_int(bottleneck, "bottleneck")
+        hidden_size, bottleneck = checks.integer(hidden_size, "hidden_size"), checks.integer(bottleneck, "bottleneck")
         self.down = nn.Linear(hidden_size, bottleneck)
         self.up = nn.Linear(bottleneck, hidden_size)
         self.act = nn.GELU()
@@ -149,8 +165,7 @@ def _freeze_except(model: nn.Module, keep) -> None:
 
 
 def _check_trainable_names(model: nn.Module, trainable: Sequence[str], arg: str) -> list[str]:
-    if isinstance(trainable, str):
-        trainable = [trainable]
+    trainable = _names(trainable, arg)
     names = _module_names(model)
     unmatched = [t for t in trainable if not any(n == t or n.endswith("." + t) for n in names)]
     if unmatched:
@@ -187,16 +202,19 @@ def add_houlsby_adapters(model: nn.Module, bottleneck: int = 64, *, train_layer_
         ``L`` layers of width ``d``.
 
     Raises:
-        TypeError: if ``model`` has no BERT-style sub-layer outputs (an unsupported architecture)
-            or one of them has no ``nn.Linear`` named ``dense``.
-        ValueError: for a bad ``bottleneck`` or a ``trainable_modules`` name that matches nothing.
+        TypeError: if ``model`` is not an ``nn.Module``, has no BERT-style sub-layer outputs (an
+            unsupported architecture, e.g. a bare ``nn.Linear``) or one of them has no ``nn.Linear``
+            named ``dense``; ``bottleneck`` not an int; ``train_layer_norm`` not a bool.
+        ValueError: ``bottleneck`` < 1 or a ``trainable_modules`` name that matches nothing.
 
     Book section: 4.2.
     """
     import re
 
-    _check_positive_int(bottleneck, "bottleneck")
-    trainable_modules = _check_trainable_names(model, trainable_modules, "trainable_modules")
+    checks.instance(model, "model", nn.Module, what="a torch.nn.Module")
+    bottleneck = checks.integer(bottleneck, "bottleneck")
+    train_layer_norm = checks.boolean(train_layer_norm, "train_layer_norm")
+    # the architecture first: a model without BERT layers is the error, not its missing head
     pattern = re.compile(_BERT_SUBLAYER_OUTPUT)
     targets = [(n, m) for n, m in model.named_modules() if pattern.fullmatch(n)]
     if not targets:
@@ -208,6 +226,9 @@ def add_houlsby_adapters(model: nn.Module, bottleneck: int = 64, *, train_layer_
         dense = getattr(module, "dense", None)
         if not isinstance(dense, nn.Linear):
             raise TypeError(f"model: {name}.dense is a {type(dense).__name__}, expected nn.Linear")
+    trainable_modules = _check_trainable_names(model, trainable_modules, "trainable_modules")
+    for name, module in targets:
+        dense = module.dense
         module.dense = _DenseThenAdapter(dense, HoulsbyAdapter(dense.out_features, bottleneck))
 
     def keep(name):
@@ -230,8 +251,11 @@ class LoRALinear(nn.Module):
     Input ``(..., d_in)``, output ``(..., d_out)``, float tensors.
 
     Raises:
-        TypeError: if ``base`` is not an ``nn.Linear`` (e.g. an embedding or a convolution).
-        ValueError: if ``r`` is not a positive int or ``lora_dropout`` is outside [0, 1).
+        TypeError: if ``base`` is not an ``nn.Linear`` (e.g. an embedding or a convolution), or
+            ``r``/``lora_alpha``/``lora_dropout`` is not a number of the right kind (bools and
+            strings included).
+        ValueError: if ``r`` < 1, ``lora_alpha`` is not a finite number > 0, or ``lora_dropout`` is
+            outside [0, 1).
 
     Book section: 4.2 (the package's peft-based :func:`lora_for_sequence_classification` is what
     the case studies use; tests check that both give the same outputs).
@@ -241,9 +265,17 @@ class LoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base: LoRALinear wraps an nn.Linear, got {type(base).__name__}")
-        _check_positive_int(r, "r")
-        if not 0 <= lora_dropout < 1:
-            raise ValueError(f"lora_dropout: expected a value in [0, 1), got {lora_dropout!r}")
+        self._setup(base, *_lora_scale(r, lora_alpha, lora_dropout))
+
+    @classmethod
+    def _unchecked(cls, base: nn.Linear, r: int, lora_alpha: float, lora_dropout: float) -> "LoRALinear":
+        """Build from arguments that :func:`inject_lora` has already checked."""
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        layer._setup(base, r, lora_alpha, lora_dropout)
+        return layer
+
+    def _setup(self, base: nn.Linear, r: int, lora_alpha: float, lora_dropout: float) -> None:
         self.base = base
         for p in self.base.parameters():
             p.requires_grad = False
@@ -296,14 +328,16 @@ def inject_lora(model: nn.Module, target_modules: Sequence[str] = ("query", "val
 
     Raises:
         ValueError: if a ``target_modules`` entry matches no module (the message lists the model's
-            ``nn.Linear`` names), a ``trainable_modules`` entry matches nothing, or ``r`` ≤ 0.
-        TypeError: if a matched module is not an ``nn.Linear`` (e.g. ``word_embeddings``).
+            ``nn.Linear`` names), a ``trainable_modules`` entry matches nothing, or ``r``,
+            ``lora_alpha``, ``lora_dropout`` is out of range (as :class:`LoRALinear`).
+        TypeError: if ``model`` is not an ``nn.Module``, a matched module is not an ``nn.Linear``
+            (e.g. ``word_embeddings``), a name is not a string, or a number is of the wrong kind.
 
     Book section: 4.2.
     """
-    _check_positive_int(r, "r")
-    if isinstance(target_modules, str):
-        target_modules = [target_modules]
+    checks.instance(model, "model", nn.Module, what="a torch.nn.Module")
+    r, lora_alpha, lora_dropout = _lora_scale(r, lora_alpha, lora_dropout)
+    target_modules = _names(target_modules, "target_modules", allow_empty=False)
     trainable_modules = _check_trainable_names(model, trainable_modules, "trainable_modules")
     found = {t: [n for n, _ in model.named_modules() if n == t or n.endswith("." + t)] for t in target_modules}
     unmatched = [t for t, names in found.items() if not names]
@@ -316,7 +350,7 @@ def inject_lora(model: nn.Module, target_modules: Sequence[str] = ("query", "val
         if not isinstance(module, nn.Linear):
             raise TypeError(f"target_modules: {name!r} is a {type(module).__name__}; LoRA here supports nn.Linear only")
     for name in names:
-        _set_submodule(model, name, LoRALinear(model.get_submodule(name), r, lora_alpha, lora_dropout))
+        _set_submodule(model, name, LoRALinear._unchecked(model.get_submodule(name), r, lora_alpha, lora_dropout))
     _freeze_except(model, lambda n: ".lora_" in n or n.startswith("lora_") or _in_modules(n, trainable_modules))
     return model
 
@@ -325,8 +359,9 @@ def merge_lora(model: nn.Module) -> nn.Module:
     """Replace every :class:`LoRALinear` in ``model`` by its :meth:`~LoRALinear.merged_linear` (in place).
 
     Raises:
-        ValueError: if ``model`` contains no :class:`LoRALinear`.
+        TypeError: if ``model`` is not an ``nn.Module``. ValueError: if it contains no :class:`LoRALinear`.
     """
+    checks.instance(model, "model", nn.Module, what="a torch.nn.Module")
     names = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
     if not names:
         raise ValueError("model: contains no LoRALinear layer to merge")
@@ -349,13 +384,15 @@ def prompt_tuning_for_sequence_classification(model: nn.Module, num_virtual_toke
         A ``peft.PeftModel``; trainable: ``num_virtual_tokens · hidden_size`` plus the head.
 
     Raises:
-        ValueError: if ``num_virtual_tokens`` is not a positive int.
+        TypeError: ``model`` not an ``nn.Module``, ``num_virtual_tokens`` not an int.
+        ValueError: if ``num_virtual_tokens`` < 1.
 
     Book section: 4.2.
     """
     from peft import PromptTuningConfig, TaskType, get_peft_model
 
-    _check_positive_int(num_virtual_tokens, "num_virtual_tokens")
+    checks.instance(model, "model", nn.Module, what="a torch.nn.Module")
+    num_virtual_tokens = checks.integer(num_virtual_tokens, "num_virtual_tokens")
     return get_peft_model(model, PromptTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=num_virtual_tokens))
 
 
@@ -376,31 +413,46 @@ def prefix_tuning_for_causal_lm(model: nn.Module, num_virtual_tokens: int = 20):
         A ``peft.PeftModel``; trainable: ``num_virtual_tokens · 2 · num_layers · hidden_size``.
 
     Raises:
-        TypeError: if ``model`` is not a generative transformers model (e.g. a BERT classifier).
-        ValueError: if ``num_virtual_tokens`` is not a positive int.
+        TypeError: if ``model`` is not a generative transformers model (e.g. a BERT classifier), or
+            ``num_virtual_tokens`` is not an int.
+        ValueError: if ``num_virtual_tokens`` < 1.
 
     Book section: 4.2.
     """
     from peft import PrefixTuningConfig, TaskType, get_peft_model
 
-    _check_positive_int(num_virtual_tokens, "num_virtual_tokens")
+    num_virtual_tokens = checks.integer(num_virtual_tokens, "num_virtual_tokens")
     can_generate = getattr(model, "can_generate", None)
     if not (callable(can_generate) and can_generate()):
         raise TypeError(
             f"model: prefix tuning via peft injects prefixes through the key/value cache, which "
             f"{type(model).__name__} does not take; use a causal LM (e.g. GPT-2), or prompt tuning "
             "(prompt_tuning_for_sequence_classification) for an encoder")
-    return get_peft_model(model, PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=num_virtual_tokens))
+    peft_model = get_peft_model(model, PrefixTuningConfig(task_type=TaskType.CAUSAL_LM,
+                                                          num_virtual_tokens=num_virtual_tokens))
+    # peft (0.21) hands the prefixes to the model as ``past_key_values=``; transformers 5 renamed that
+    # argument ``cache`` (the old name warns, and is removed in 5.40). Rename it on the way in.
+    if "cache" in inspect.signature(model.forward).parameters:
+        model.register_forward_pre_hook(_prefix_as_cache, with_kwargs=True)
+    return peft_model
+
+
+def _prefix_as_cache(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Forward pre-hook: pass peft's ``past_key_values`` (the prefixes) as transformers' ``cache``."""
+    if kwargs.get("past_key_values") is not None and kwargs.get("cache") is None:
+        kwargs = dict(kwargs)
+        kwargs["cache"] = kwargs.pop("past_key_values")
+    return args, kwargs
 
 
 def houlsby_parameter_count(hidden_size: int, bottleneck: int, num_layers: int) -> int:
     """Parameters of two Houlsby adapters per layer: ``num_layers · 2 · (2·d·m + m + d)``.
 
     Raises:
-        ValueError: if any argument is not a positive int.
+        TypeError: if an argument is not an int (bools included). ValueError: if one is < 1.
     """
     for name, v in dict(hidden_size=hidden_size, bottleneck=bottleneck, num_layers=num_layers).items():
-        _check_positive_int(v, name)
+        checks.integer(v, name)
     return num_layers * 2 * (2 * hidden_size * bottleneck + bottleneck + hidden_size)
 
 
@@ -421,7 +473,14 @@ def activation_memory(model: nn.Module, batch: dict, loss_fn=None) -> int:
 
     Returns:
         Bytes (int).
+
+    Raises:
+        TypeError: ``model`` not an ``nn.Module``, ``batch`` not a dict, ``loss_fn`` not callable.
     """
+    checks.instance(model, "model", nn.Module, what="a torch.nn.Module")
+    checks.instance(batch, "batch", Mapping, what="a dict of model inputs")
+    if loss_fn is not None:
+        checks.function(loss_fn, "loss_fn")
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen: dict[int, int] = {}
 
@@ -444,19 +503,11 @@ def activation_memory(model: nn.Module, batch: dict, loss_fn=None) -> int:
 
 # ---------------------------------------------------------------------------- 8.2 sequence-to-sequence LoRA
 def _check_lora_arguments(model, r, lora_alpha, lora_dropout, target_modules, modules_to_save):
-    """Validate the arguments shared by the ``peft`` LoRA wrappers; return ``(targets, to_save)`` as lists."""
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
-        raise ValueError(f"r: the LoRA rank must be a positive int, got {r!r}")
-    if isinstance(lora_alpha, bool) or not isinstance(lora_alpha, (int, float)) or not lora_alpha > 0:
-        raise ValueError(f"lora_alpha: expected a positive number, got {lora_alpha!r}")
-    if isinstance(lora_dropout, bool) or not isinstance(lora_dropout, (int, float)) or not 0 <= lora_dropout < 1:
-        raise ValueError(f"lora_dropout: expected a number in [0, 1), got {lora_dropout!r}")
-    if isinstance(target_modules, str):
-        target_modules = [target_modules]
-    if not target_modules:
-        raise ValueError(f"target_modules: expected one or more module names, got {target_modules!r}")
+    """Validate the arguments shared by the ``peft`` LoRA wrappers; return
+    ``(r, lora_alpha, lora_dropout, targets, to_save)``."""
+    checks.instance(model, "model", torch.nn.Module, what="a torch.nn.Module")
+    r, lora_alpha, lora_dropout = _lora_scale(r, lora_alpha, lora_dropout)
+    target_modules = _names(target_modules, "target_modules", allow_empty=False)
     names = _module_names(model)
     unmatched = [t for t in target_modules if not any(n == t or n.endswith("." + t) for n in names)]
     if unmatched:
@@ -469,11 +520,11 @@ def _check_lora_arguments(model, r, lora_alpha, lora_dropout, target_modules, mo
     if wrong:
         raise ValueError(f"target_modules: LoRA adapts Linear (or Embedding/Conv) layers, but {list(target_modules)} "
                          f"also match {wrong} modules")
-    modules_to_save = [modules_to_save] if isinstance(modules_to_save, str) else list(modules_to_save or ())
+    modules_to_save = _names(() if modules_to_save is None else modules_to_save, "modules_to_save")
     unmatched = [m for m in modules_to_save if not any(n == m or n.endswith("." + m) for n in names)]
     if unmatched:
         raise ValueError(f"modules_to_save: {unmatched} match no module of the model")
-    return list(target_modules), modules_to_save
+    return r, lora_alpha, lora_dropout, list(target_modules), modules_to_save
 
 
 def lora_for_seq2seq(
@@ -510,7 +561,8 @@ def lora_for_seq2seq(
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
-    targets, to_save = _check_lora_arguments(model, r, lora_alpha, lora_dropout, target_modules, modules_to_save)
+    r, lora_alpha, lora_dropout, targets, to_save = _check_lora_arguments(model, r, lora_alpha, lora_dropout,
+                                                                           target_modules, modules_to_save)
     config = LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                         target_modules=targets, modules_to_save=to_save or None)
     return get_peft_model(model, config)

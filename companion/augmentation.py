@@ -29,6 +29,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from . import checks
+
 __all__ = ["random_deletion", "random_swap", "random_insertion", "eda", "EDA_OPERATIONS", "token_noise",
            "neftune_noise", "add_neftune", "back_translate"]
 
@@ -36,29 +38,12 @@ EDA_OPERATIONS = ("delete", "swap", "insert")
 
 
 def _rng(rng) -> np.random.Generator:
+    """A ``numpy.random.Generator``, or a new one seeded with the int ``rng`` (>= 0)."""
     if isinstance(rng, np.random.Generator):
         return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng: expected a numpy.random.Generator or an int seed, got {type(rng).__name__}")
-
-
-def _words(words) -> list[str]:
-    if isinstance(words, str) or not all(isinstance(w, str) for w in words):
-        raise TypeError("words: expected a list of strings (split the text first)")
-    return list(words)
-
-
-def _probability(name: str, p) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"{name}: expected a probability in [0, 1], got {p!r}")
-    return float(p)
-
-
-def _n(name: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"{name}: expected an int >= 0, got {n!r}")
-    return int(n)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
+        return np.random.default_rng(checks.integer(rng, "rng", minimum=0))
+    raise TypeError(f"rng: expected a numpy.random.Generator or an int seed, got {rng!r} ({type(rng).__name__})")
 
 
 def random_deletion(words: Sequence[str], p: float, rng) -> list[str]:
@@ -70,10 +55,15 @@ def random_deletion(words: Sequence[str], p: float, rng) -> list[str]:
         rng: a ``numpy.random.Generator`` or an int seed.
 
     Raises:
-        TypeError: if ``words`` is not a list of strings or ``rng`` is neither a generator nor an int.
-        ValueError: if ``p`` is not in [0, 1].
+        TypeError: if ``words`` is not a list of strings (one string included), ``p`` is not a number,
+            or ``rng`` is neither a generator nor an int.
+        ValueError: if ``p`` is not in [0, 1] (NaN included) or the seed is negative.
     """
-    words, p, rng = _words(words), _probability("p", p), _rng(rng)
+    words = checks.texts(words, "words", allow_empty=True)
+    return _delete(words, checks.probability(p, "p"), _rng(rng))
+
+
+def _delete(words: list[str], p: float, rng: np.random.Generator) -> list[str]:
     if len(words) <= 1:
         return words
     keep = rng.random(len(words)) >= p
@@ -86,9 +76,13 @@ def random_swap(words: Sequence[str], n: int, rng) -> list[str]:
     """Swap two randomly chosen positions, ``n`` times (the two may coincide, as in EDA).
 
     Raises:
-        TypeError, ValueError: as :func:`random_deletion` (``n`` must be an int >= 0).
+        TypeError, ValueError: as :func:`random_deletion` (``n`` must be an int >= 0, not a bool).
     """
-    words, n, rng = _words(words), _n("n", n), _rng(rng)
+    words = checks.texts(words, "words", allow_empty=True)
+    return _swap(words, checks.integer(n, "n", minimum=0), _rng(rng))
+
+
+def _swap(words: list[str], n: int, rng: np.random.Generator) -> list[str]:
     if len(words) < 2:
         return words
     for _ in range(n):
@@ -105,7 +99,11 @@ def random_insertion(words: Sequence[str], n: int, rng) -> list[str]:
     Raises:
         TypeError, ValueError: as :func:`random_swap`.
     """
-    words, n, rng = _words(words), _n("n", n), _rng(rng)
+    words = checks.texts(words, "words", allow_empty=True)
+    return _insert(words, checks.integer(n, "n", minimum=0), _rng(rng))
+
+
+def _insert(words: list[str], n: int, rng: np.random.Generator) -> list[str]:
     if not words:
         return words
     for _ in range(n):
@@ -131,24 +129,25 @@ def eda(text: str, rng, alpha: float = 0.1, operations: Iterable[str] = EDA_OPER
         The augmented text (words joined by single spaces).
 
     Raises:
-        TypeError: if ``text`` is not a string, or for a bad ``rng``.
+        TypeError: if ``text`` is not a string, ``alpha`` not a number, or for a bad ``rng``.
         ValueError: if ``alpha`` is not in [0, 1] or ``operations`` is empty or unknown.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text: expected str, got {type(text).__name__}")
-    alpha, rng = _probability("alpha", alpha), _rng(rng)
-    ops = tuple(operations)
-    if not ops or any(op not in EDA_OPERATIONS for op in ops):
+    checks.text(text, "text")
+    alpha, rng = checks.probability(alpha, "alpha"), _rng(rng)
+    ops = (operations,) if isinstance(operations, str) else tuple(operations)
+    if not ops:
         raise ValueError(f"operations: expected a non-empty subset of {EDA_OPERATIONS}, got {ops!r}")
+    for op in ops:
+        checks.one_of(op, "operations", EDA_OPERATIONS)
     words = text.split()
     op = ops[int(rng.integers(len(ops)))]
     n = max(1, round(alpha * len(words)))
     if op == "delete":
-        words = random_deletion(words, alpha, rng)
+        words = _delete(words, alpha, rng)
     elif op == "swap":
-        words = random_swap(words, n, rng)
+        words = _swap(words, n, rng)
     else:
-        words = random_insertion(words, n, rng)
+        words = _insert(words, n, rng)
     return " ".join(words)
 
 
@@ -160,10 +159,12 @@ def token_noise(input_ids: torch.Tensor, *, mask_token_id: int, vocab_size: int,
 
     Special tokens (``[CLS]``, ``[SEP]``, ``[PAD]``...) and padding positions
     (``attention_mask == 0``) are never changed; replacement ids are drawn uniformly from
-    ``range(vocab_size)`` without the special ids.
+    ``range(vocab_size)`` without the special ids (without listing that range: a large vocabulary
+    costs nothing).
 
     Args:
-        input_ids: int64 tensor of shape ``(batch, seq)`` (or ``(seq,)``); not modified.
+        input_ids: integer tensor of shape ``(batch, seq)`` (or ``(seq,)``), ids in
+            ``[0, vocab_size)``; not modified.
         mask_token_id: id of the mask token (``tokenizer.mask_token_id``).
         vocab_size: number of ids (``len(tokenizer)``).
         special_ids: ids never to corrupt (``tokenizer.all_special_ids``).
@@ -172,36 +173,46 @@ def token_noise(input_ids: torch.Tensor, *, mask_token_id: int, vocab_size: int,
         generator: a ``torch.Generator`` for reproducible noise.
 
     Returns:
-        A new int64 tensor of the same shape.
+        A new tensor of the same shape and dtype.
 
     Raises:
-        TypeError: if ``input_ids`` is not an integer tensor.
-        ValueError: for probabilities outside [0, 1] or summing above 1, an ``attention_mask`` of
-            another shape, or a non-positive ``vocab_size``.
+        TypeError: if ``input_ids`` or ``special_ids`` are not integer ids, or a number is of the
+            wrong kind (a bool, a string).
+        ValueError: an id of ``input_ids``, ``special_ids`` or ``mask_token_id`` outside
+            ``[0, vocab_size)`` (a negative ``mask_token_id`` included), probabilities outside [0, 1]
+            or summing above 1, an ``attention_mask`` that is not 0/1 flags of the shape of
+            ``input_ids``, a ``vocab_size`` < 1, or ``replace_prob > 0`` with every id special.
     """
-    if not isinstance(input_ids, torch.Tensor) or input_ids.dtype not in (torch.int64, torch.int32):
-        raise TypeError("input_ids: expected an int64/int32 torch.Tensor")
-    mask_prob, replace_prob = _probability("mask_prob", mask_prob), _probability("replace_prob", replace_prob)
+    vocab_size = checks.integer(vocab_size, "vocab_size")
+    mask_token_id = checks.integer(mask_token_id, "mask_token_id", minimum=0, maximum=vocab_size - 1)
+    input_ids = checks.token_ids(input_ids, "input_ids", vocab_size=vocab_size, ndim=(1, 2))
+    mask_prob, replace_prob = checks.probability(mask_prob, "mask_prob"), checks.probability(replace_prob, "replace_prob")
     if mask_prob + replace_prob > 1:
         raise ValueError(f"replace_prob: mask_prob + replace_prob = {mask_prob + replace_prob} exceeds 1")
-    if not isinstance(vocab_size, numbers.Integral) or vocab_size <= 0:
-        raise ValueError(f"vocab_size: expected a positive int, got {vocab_size!r}")
-    if attention_mask is not None and attention_mask.shape != input_ids.shape:
-        raise ValueError(f"attention_mask: shape {tuple(attention_mask.shape)} differs from input_ids "
-                         f"{tuple(input_ids.shape)}")
-    special = torch.tensor(sorted(set(int(i) for i in special_ids)), dtype=input_ids.dtype)
+    if not isinstance(special_ids, (torch.Tensor, np.ndarray, str, bytes)):
+        try:
+            special_ids = list(special_ids)
+        except TypeError:
+            raise TypeError(f"special_ids: expected a list of token ids, got {type(special_ids).__name__}") from None
+    special = torch.unique(checks.token_ids(special_ids, "special_ids", vocab_size=vocab_size, ndim=1)).to(input_ids.dtype)
+    n_ordinary = vocab_size - len(special)
+    if replace_prob > 0 and n_ordinary == 0:
+        raise ValueError(f"special_ids: every id of the vocabulary (vocab_size={vocab_size}) is special, so there "
+                         "is no ordinary token to replace with; set replace_prob=0")
     eligible = ~torch.isin(input_ids, special)
     if attention_mask is not None:
-        eligible &= attention_mask.bool()
+        eligible &= checks.binary_mask(attention_mask, "attention_mask", shape=input_ids.shape, like="input_ids")
     u = torch.rand(input_ids.shape, generator=generator)
     to_mask = eligible & (u < mask_prob)
     to_replace = eligible & (u >= mask_prob) & (u < mask_prob + replace_prob)
-    ordinary = torch.tensor([i for i in range(int(vocab_size)) if i not in set(special.tolist())],
-                            dtype=input_ids.dtype)
-    random_ids = ordinary[torch.randint(len(ordinary), input_ids.shape, generator=generator)]
     out = input_ids.clone()
     out[to_mask] = mask_token_id
-    out[to_replace] = random_ids[to_replace]
+    if n_ordinary > 0:
+        # the rank-th ordinary id: rank + the number of special ids at or below it (special is sorted)
+        rank = torch.randint(n_ordinary, input_ids.shape, generator=generator)
+        shift = special.long() - torch.arange(len(special))
+        random_ids = (rank + torch.searchsorted(shift, rank, right=True)).to(input_ids.dtype)
+        out[to_replace] = random_ids[to_replace]
     return out
 
 
@@ -218,12 +229,14 @@ def neftune_noise(embeddings: torch.Tensor, alpha: float) -> torch.Tensor:
         the same way as ``transformers.integrations.neftune.neftune_post_forward_hook``.
 
     Raises:
-        ValueError: if ``embeddings`` is not 3-D or ``alpha`` is negative.
+        TypeError: ``embeddings`` not a float tensor, ``alpha`` not a number.
+        ValueError: if ``embeddings`` is not 3-D or ``alpha`` is negative, NaN or infinite.
     """
-    if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 3:
-        raise ValueError("embeddings: expected a tensor of shape (batch, seq, hidden)")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or alpha < 0:
-        raise ValueError(f"alpha: expected a number >= 0, got {alpha!r}")
+    embeddings = checks.float_tensor(embeddings, "embeddings", ndim=3)
+    return _neftune(embeddings, checks.number(alpha, "alpha", minimum=0))
+
+
+def _neftune(embeddings: torch.Tensor, alpha: float) -> torch.Tensor:
     magnitude = alpha / math.sqrt(embeddings.size(1) * embeddings.size(2))
     return embeddings + torch.zeros_like(embeddings).uniform_(-magnitude, magnitude)
 
@@ -239,16 +252,15 @@ def add_neftune(model: torch.nn.Module, alpha: float):
         The hook handle; call ``handle.remove()`` to switch NEFTune off.
 
     Raises:
-        TypeError: if ``model`` has no ``get_input_embeddings``.
-        ValueError: if ``alpha`` is negative.
+        TypeError: if ``model`` has no ``get_input_embeddings``, or ``alpha`` is not a number.
+        ValueError: if ``alpha`` is negative, NaN or infinite.
     """
     if not hasattr(model, "get_input_embeddings"):
         raise TypeError(f"model: expected a transformers model with get_input_embeddings(), got {type(model).__name__}")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or alpha < 0:
-        raise ValueError(f"alpha: expected a number >= 0, got {alpha!r}")
+    alpha = checks.number(alpha, "alpha", minimum=0)
 
     def hook(module, inputs, output):
-        return neftune_noise(output, alpha) if module.training else output
+        return _neftune(output, alpha) if module.training else output
 
     return model.get_input_embeddings().register_forward_hook(hook)
 
@@ -272,13 +284,18 @@ def back_translate(texts: Sequence[str], forward, backward, *, batch_size: int =
         One paraphrase per text, in order.
 
     Raises:
-        TypeError: if ``texts`` is a single string.
-        ValueError: if ``batch_size`` < 1.
+        TypeError: if ``texts`` is a single string or holds a non-string, ``forward``/``backward`` is
+            not a ``(model, tokenizer)`` pair, a count is not an int, ``do_sample`` not a bool.
+        ValueError: if ``batch_size``, ``max_new_tokens`` or ``num_beams`` < 1.
     """
-    if isinstance(texts, str):
-        raise TypeError("texts: expected a list of strings, got a single string")
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+    texts = checks.texts(texts, "texts", allow_empty=True)
+    batch_size = checks.integer(batch_size, "batch_size")
+    max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens")
+    num_beams = checks.integer(num_beams, "num_beams")
+    do_sample = checks.boolean(do_sample, "do_sample")
+    for name, pair in (("forward", forward), ("backward", backward)):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{name}: expected a (model, tokenizer) pair, got {type(pair).__name__}")
 
     def translate(batch, pair):
         model, tok = pair

@@ -200,24 +200,30 @@ def setup(profile: str, sizes: Mapping[str, Mapping[str, Any]], *, seed: int = 0
     return settings, device
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Record ``value`` under ``name`` for the book's prose (``{glue:text}`name:.3f```).
 
     NumPy scalars are turned into plain Python numbers first (the site cannot format ``np.float64``
     records). Outside a Jupyter Book build (e.g. on Colab, without ``myst_nb``) it does nothing.
-    Returns the value recorded.
+    Returns nothing, so a glue call at the end of a cell prints nothing.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name: expected a non-empty string, got {name!r}")
-    if isinstance(value, np.generic):
-        value = value.item()
-    elif isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
+    value = plain(value)
     try:
         from myst_nb import glue as _glue
     except ImportError:
-        return value
+        return None
     _glue(name, value, display=display)
+    return None
+
+
+def plain(value: Any) -> Any:
+    """``value`` with NumPy scalars and one-element tensors turned into Python numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
     return value
 
 

@@ -7,10 +7,14 @@ and shows the bad value. Every public boundary calls these, once; nothing else r
 * numbers: :func:`integer` (never a bool, never a float that happens to be whole), :func:`number`
   (finite unless asked otherwise, never a string or a bool), :func:`probability`;
 * choices and flags: :func:`one_of`, :func:`boolean`;
-* text: :func:`texts` (a sequence of strings, never one bare string);
+* text: :func:`text` (one string), :func:`texts` (a sequence of strings, never one bare string);
 * tensors of ids: :func:`token_ids` (integer dtype, every id in ``[0, vocab_size)``),
   :func:`word_ids` (``None`` or an int in ``[0, length)``), :func:`class_labels` (ints in
   ``[0, num_labels)``, optionally ``ignore_index``) -- checked before anything is allocated from them;
+* tensors and arrays: :func:`integers` (an integer tensor within bounds), :func:`binary_mask` (0/1 or
+  bool flags), :func:`float_tensor`, :func:`finite_tensor`, :func:`numbers` (a sequence of real numbers,
+  never strings);
+* objects: :func:`instance`, :func:`function`;
 * files: :func:`existing_path`.
 
 TypeError means "wrong kind of thing" (a string where a number goes); ValueError means "right kind,
@@ -20,17 +24,18 @@ wrong value" (a negative count, NaN, an id past the vocabulary).
 from __future__ import annotations
 
 import math
-import numbers
+from numbers import Integral, Number, Real
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
 __all__ = [
-    "integer", "number", "probability", "one_of", "boolean", "texts", "token_ids", "word_ids",
-    "class_labels", "existing_path", "finite_tensor", "same_length",
+    "integer", "number", "probability", "one_of", "boolean", "text", "texts", "token_ids", "word_ids",
+    "class_labels", "existing_path", "finite_tensor", "same_length", "integers", "binary_mask", "float_tensor",
+    "numbers", "instance", "function",
 ]
 
 
@@ -52,7 +57,7 @@ def integer(value: Any, name: str, *, minimum: int | None = 1, maximum: int | No
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
             and value.dtype != torch.bool:
         value = value.item()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
         raise TypeError(f"{name}: expected an int, got {_show(value)} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
@@ -77,7 +82,7 @@ def number(value: Any, name: str, *, minimum: float | None = None, maximum: floa
     """
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool:
         value = value.item()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise TypeError(f"{name}: expected a number, got {_show(value)} ({type(value).__name__})")
     value = float(value)
     if math.isnan(value):
@@ -102,17 +107,24 @@ def probability(value: Any, name: str, *, allow_zero: bool = True, allow_one: bo
 
 
 def one_of(value: Any, name: str, choices: Iterable[Any]) -> Any:
-    """``value`` if it is one of ``choices``.
+    """``value`` if it is one of ``choices`` (equal and of the same kind: ``1.0`` and ``True`` are not ``1``;
+    NumPy ints match ints).
 
     Raises:
         ValueError: otherwise; the message lists the choices.
     """
     choices = tuple(choices)
-    try:
-        ok = value in choices
-    except TypeError:  # e.g. an unhashable or array-like value
-        ok = False
-    if not ok or isinstance(value, bool) and not any(c is value for c in choices):
+
+    def same(choice) -> bool:  # equal and of the same kind: never True for 1, nor 1.0 for 1
+        if isinstance(choice, (bool, np.bool_)) or isinstance(value, (bool, np.bool_)):
+            return choice is value
+        kinds_match = type(choice) is type(value) or (isinstance(choice, Integral) and isinstance(value, Integral))
+        try:
+            return kinds_match and bool(choice == value)
+        except (TypeError, ValueError, RuntimeError):  # e.g. an array-like value
+            return False
+
+    if not any(same(c) for c in choices):
         raise ValueError(f"{name}: expected one of {choices}, got {_show(value)}")
     return value
 
@@ -126,6 +138,17 @@ def boolean(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {_show(value)}")
     return bool(value)
+
+
+def text(value: Any, name: str) -> str:
+    """``value`` if it is one string.
+
+    Raises:
+        TypeError: anything else (bytes, a list of strings, ``None`` ...).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a str, got {_show(value)} ({type(value).__name__})")
+    return value
 
 
 def texts(value: Any, name: str, *, allow_empty: bool = False) -> list[str]:
@@ -160,9 +183,18 @@ def _int_tensor(value: Any, name: str) -> torch.Tensor:
             t = torch.as_tensor(np.asarray(value))
         except (TypeError, ValueError, RuntimeError):
             raise TypeError(f"{name}: expected a tensor of integer ids, got {type(value).__name__}") from None
+    if not isinstance(value, torch.Tensor) and t.numel() == 0:
+        return t.long()  # an empty list becomes float64 in NumPy; it holds no id to truncate
     if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
         raise TypeError(f"{name}: expected integer ids, got a tensor of dtype {t.dtype}")
     return t
+
+
+def _dims(t: torch.Tensor, name: str, ndim: int | tuple[int, ...] | None) -> None:
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if t.dim() not in allowed:
+            raise ValueError(f"{name}: expected {' or '.join(map(str, allowed))} dimensions, got shape {tuple(t.shape)}")
 
 
 def token_ids(value: Any, name: str, *, vocab_size: int | None = None, ndim: int | tuple[int, ...] | None = None
@@ -176,10 +208,7 @@ def token_ids(value: Any, name: str, *, vocab_size: int | None = None, ndim: int
         ValueError: wrong number of dimensions, or an id outside ``[0, vocab_size)`` (the first one is shown).
     """
     t = _int_tensor(value, name)
-    if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-        if t.dim() not in allowed:
-            raise ValueError(f"{name}: expected {' or '.join(map(str, allowed))} dimensions, got shape {tuple(t.shape)}")
+    _dims(t, name, ndim)
     if t.numel():
         low, high = int(t.min()), int(t.max())
         if low < 0:
@@ -208,7 +237,7 @@ def word_ids(value: Any, name: str, *, length: int | None = None) -> list[int | 
         if w is None:
             out.append(None)
             continue
-        if isinstance(w, (bool, np.bool_)) or not isinstance(w, numbers.Integral):
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, Integral):
             raise TypeError(f"{name}[{i}]: expected an int or None, got {_show(w)} ({type(w).__name__})")
         w = int(w)
         if w < 0:
@@ -277,3 +306,160 @@ def same_length(name_a: str, a: Sequence, name_b: str, b: Sequence) -> None:
     """Raise ``ValueError`` unless ``len(a) == len(b)`` (names both arguments)."""
     if len(a) != len(b):
         raise ValueError(f"{name_b}: expected one entry per element of {name_a} ({len(a)}), got {len(b)}")
+
+
+def integers(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
+             ndim: int | tuple[int, ...] | None = None) -> torch.Tensor:
+    """``value`` as an integer tensor (dtype kept) whose entries lie in ``[minimum, maximum]``.
+
+    For integer data that are not token ids: group ids, class predictions, lengths. Lists and
+    NumPy arrays are converted; float and bool tensors are refused. The range is checked with one
+    ``min``/``max`` reduction, before anything is allocated from the values.
+
+    Raises:
+        TypeError: not integers.
+        ValueError: wrong number of dimensions, or an entry out of range (the extreme one is shown).
+    """
+    t = _int_tensor(value, name)
+    _dims(t, name, ndim)
+    if t.numel():
+        low, high = int(t.min()), int(t.max())
+        if minimum is not None and low < minimum:
+            raise ValueError(f"{name}: values must be >= {minimum}, found {low}")
+        if maximum is not None and high > maximum:
+            raise ValueError(f"{name}: values must be <= {maximum}, found {high}")
+    return t
+
+
+def binary_mask(value: Any, name: str, *, shape: Sequence[int] | None = None, like: str | None = None
+                ) -> torch.Tensor:
+    """``value`` (bool, or numbers that are all 0 or 1) as a bool tensor, e.g. an attention mask.
+
+    Args:
+        shape: the required shape (``None``: any); ``like`` names the argument it must match.
+
+    Raises:
+        TypeError: not a tensor/array of numbers or bools.
+        ValueError: an entry other than 0 and 1, or the wrong shape.
+    """
+    if isinstance(value, torch.Tensor):
+        t = value
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(value))
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name}: expected a tensor of 0/1 flags, got {type(value).__name__}") from None
+    if t.is_complex() or t.dtype in (torch.quint8, torch.qint8, torch.qint32):
+        raise TypeError(f"{name}: expected 0/1 flags, got a tensor of dtype {t.dtype}")
+    if shape is not None and tuple(t.shape) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}" + (f" (that of {like})" if like else "")
+                         + f", got {tuple(t.shape)}")
+    if t.dtype != torch.bool:
+        other = (t != 0) & (t != 1)  # NaN is neither
+        if bool(other.any()):
+            raise ValueError(f"{name}: expected only 0 and 1 (or bools), found {t[other][0].item()}")
+        t = t != 0
+    return t
+
+
+def float_tensor(value: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, finite: bool = False
+                 ) -> torch.Tensor:
+    """``value`` if it is a floating-point tensor with ``ndim`` dimensions (and, with ``finite``, no
+    NaN or infinity).
+
+    Raises:
+        TypeError: not a floating-point tensor.
+        ValueError: wrong number of dimensions, or a non-finite entry when ``finite``.
+    """
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor, got {type(value).__name__}"
+                        + (f" of dtype {value.dtype}" if isinstance(value, torch.Tensor) else ""))
+    _dims(value, name, ndim)
+    if finite:
+        finite_tensor(value, name)
+    return value
+
+
+def numbers(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None,
+            strict_minimum: bool = False, finite: bool = True, nan: bool = False, ndim: int | None = 1,
+            allow_empty: bool = False) -> np.ndarray:
+    """``value`` (a list, tuple, NumPy array or tensor of real numbers) as a float64 NumPy array.
+
+    Strings (even ``"1.0"``), bools and ``None`` are refused, unlike ``np.asarray(..., dtype=float)``,
+    which converts numeric strings silently.
+
+    Args:
+        minimum, maximum, strict_minimum: bounds on every entry (``None``: unbounded).
+        finite: refuse +-inf. nan: allow NaN (measurements such as a diverged loss); default refused.
+        ndim: required number of dimensions (``None``: any).
+        allow_empty: accept an empty sequence.
+
+    Raises:
+        TypeError: not numbers (the first bad entry is named by its index).
+        ValueError: wrong dimensions, empty, NaN or infinite, or out of bounds.
+    """
+    if isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool or value.is_complex():
+            raise TypeError(f"{name}: expected real numbers, got a tensor of dtype {value.dtype}")
+        arr = value.detach().cpu().double().numpy()
+    elif isinstance(value, (str, bytes)) or value is None or isinstance(value, (Number, np.generic)) \
+            and not isinstance(value, np.ndarray):
+        raise TypeError(f"{name}: expected a sequence of numbers, got {_show(value)} ({type(value).__name__})")
+    else:
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected a (rectangular) sequence of numbers, got {type(value).__name__}") from None
+        if arr.dtype.kind not in "iuf" or isinstance(value, (list, tuple)):  # a list may mix in bools
+            flat = np.asarray(value, dtype=object).ravel() if isinstance(value, (list, tuple)) \
+                else arr.ravel().astype(object)
+            kinds = set(map(type, flat))  # fast path: look at each type once
+            bad_kinds = {k for k in kinds if issubclass(k, (bool, np.bool_)) or not issubclass(k, Real)}
+            for i, x in enumerate(flat if bad_kinds else ()):
+                if type(x) in bad_kinds:
+                    where = ", ".join(map(str, np.unravel_index(i, arr.shape))) if arr.ndim else ""
+                    raise TypeError(f"{name}[{where}]: expected a number, got {_show(x)} ({type(x).__name__})")
+        arr = arr.astype(np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimension(s), got shape {arr.shape}")
+    if arr.size == 0:
+        if not allow_empty:
+            raise ValueError(f"{name}: expected at least one number, got an empty sequence")
+        return arr
+    if not nan and np.isnan(arr).any():
+        raise ValueError(f"{name}: contains NaN (at index {int(np.flatnonzero(np.isnan(arr))[0])})")
+    if finite and np.isinf(arr).any():
+        raise ValueError(f"{name}: contains an infinite value (at index {int(np.flatnonzero(np.isinf(arr))[0])})")
+    real = arr[~np.isnan(arr)]
+    if real.size and minimum is not None:
+        low = real.min()
+        if low < minimum or (strict_minimum and low == minimum):
+            raise ValueError(f"{name}: values must be {'>' if strict_minimum else '>='} {minimum}, found {low}")
+    if real.size and maximum is not None and real.max() > maximum:
+        raise ValueError(f"{name}: values must be <= {maximum}, found {real.max()}")
+    return arr
+
+
+def instance(value: Any, name: str, types: type | tuple[type, ...], *, what: str | None = None) -> Any:
+    """``value`` if ``isinstance(value, types)``; ``what`` describes the expected kind in the message.
+
+    Raises:
+        TypeError: otherwise.
+    """
+    if not isinstance(value, types):
+        if what is None:
+            names = [t.__name__ for t in (types if isinstance(types, tuple) else (types,))]
+            what = " or ".join(names)
+        raise TypeError(f"{name}: expected {what}, got {type(value).__name__}")
+    return value
+
+
+def function(value: Any, name: str) -> Callable:
+    """``value`` if it is callable.
+
+    Raises:
+        TypeError: otherwise.
+    """
+    if not callable(value):
+        raise TypeError(f"{name}: expected a function, got {_show(value)} ({type(value).__name__})")
+    return value

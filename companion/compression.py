@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import copy
 import io
-import numbers
 import time
 import warnings
-from typing import Iterable, Sequence
+from collections.abc import Mapping
+from typing import Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
+
+from . import checks
 
 __all__ = ["linear_layers", "prune_linear", "make_permanent", "sparsity", "state_dict_bytes", "sparse_state_dict",
            "prune_ffn_neurons", "quantize_dynamic", "quantized_paths", "distillation_loss", "latency_ms"]
@@ -43,16 +45,26 @@ __all__ = ["linear_layers", "prune_linear", "make_permanent", "sparsity", "state
 QUANTIZED_MODULE_PREFIXES = ("torch.ao.nn.quantized", "torch.nn.quantized")
 
 
+def _module(model) -> nn.Module:
+    return checks.instance(model, "model", nn.Module, what="a torch.nn.Module")
+
+
+def _prefixes(exclude) -> tuple[str, ...]:
+    """``exclude`` as a tuple of name prefixes; one string is one prefix (never its characters)."""
+    return (exclude,) if isinstance(exclude, str) else tuple(checks.texts(exclude, "exclude", allow_empty=True))
+
+
 def linear_layers(model: nn.Module, exclude: Iterable[str] = ()) -> dict[str, nn.Linear]:
     """The float ``nn.Linear`` layers of ``model`` by qualified name, skipping names that start with
     any string in ``exclude`` (e.g. ``("classifier",)`` to leave the head alone).
 
     Raises:
-        TypeError: if ``model`` is not an ``nn.Module``.
+        TypeError: if ``model`` is not an ``nn.Module`` or ``exclude`` is not strings.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    exclude = tuple(exclude)
+    return _linear_layers(_module(model), _prefixes(exclude))
+
+
+def _linear_layers(model: nn.Module, exclude: tuple[str, ...]) -> dict[str, nn.Linear]:
     return {name: m for name, m in model.named_modules()
             if type(m) is nn.Linear and not (exclude and name.startswith(exclude))}
 
@@ -72,13 +84,13 @@ def prune_linear(model: nn.Module, amount: float, scope: str = "global", exclude
         The names of the pruned layers.
 
     Raises:
+        TypeError: ``model`` not an ``nn.Module``, ``amount`` not a number, ``exclude`` not strings.
         ValueError: if ``amount`` is not in [0, 1], ``scope`` is unknown, or there is no layer to prune.
     """
-    if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not 0 <= amount <= 1:
-        raise ValueError(f"amount: expected a fraction in [0, 1], got {amount!r}")
-    if scope not in ("global", "local"):
-        raise ValueError(f"scope: expected 'global' or 'local', got {scope!r}")
-    layers = linear_layers(model, exclude)
+    model = _module(model)
+    amount = checks.probability(amount, "amount")
+    scope = checks.one_of(scope, "scope", ("global", "local"))
+    layers = _linear_layers(model, _prefixes(exclude))
     if not layers:
         raise ValueError("model: has no nn.Linear layer to prune (after exclude)")
     if scope == "local":
@@ -96,7 +108,11 @@ def make_permanent(model: nn.Module) -> list[str]:
 
     Returns:
         The names of the modules that were pruned.
+
+    Raises:
+        TypeError: if ``model`` is not an ``nn.Module``.
     """
+    _module(model)
     done = []
     for name, module in model.named_modules():
         for hook in list(module._forward_pre_hooks.values()):
@@ -113,6 +129,9 @@ def sparsity(model: nn.Module, exclude: Iterable[str] = ()) -> dict:
         ``{"global": zeros / weights over all the layers, "per_layer": {name: fraction},
         "zeros": int, "weights": int}``. The global value weights every layer by its size; the mean
         of the per-layer fractions does not, and is wrong when layers differ in size.
+
+    Raises:
+        TypeError: as :func:`linear_layers`. ValueError: if there is no ``nn.Linear`` layer.
     """
     per_layer, zeros, total = {}, 0, 0
     for name, module in linear_layers(model, exclude).items():
@@ -126,7 +145,12 @@ def sparsity(model: nn.Module, exclude: Iterable[str] = ()) -> dict:
 
 
 def state_dict_bytes(model_or_state: nn.Module | dict) -> int:
-    """Bytes that ``torch.save(model.state_dict())`` writes (measured into memory, not estimated)."""
+    """Bytes that ``torch.save(model.state_dict())`` writes (measured into memory, not estimated).
+
+    Raises:
+        TypeError: if the argument is neither an ``nn.Module`` nor a state dict.
+    """
+    checks.instance(model_or_state, "model_or_state", (nn.Module, Mapping), what="a torch.nn.Module or a state dict")
     state = model_or_state.state_dict() if isinstance(model_or_state, nn.Module) else model_or_state
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -142,11 +166,12 @@ def sparse_state_dict(model: nn.Module, min_sparsity: float = 0.5) -> dict:
     against 4), which is why the threshold exists.
 
     Raises:
+        TypeError: ``model`` not an ``nn.Module``, ``min_sparsity`` not a number (e.g. ``"0.5"``).
         ValueError: if the model still has pruning masks (call :func:`make_permanent` first) or
             ``min_sparsity`` is not in [0, 1].
     """
-    if not 0 <= min_sparsity <= 1:
-        raise ValueError(f"min_sparsity: expected a fraction in [0, 1], got {min_sparsity!r}")
+    model = _module(model)
+    min_sparsity = checks.probability(min_sparsity, "min_sparsity")
     state = model.state_dict()
     if any(k.endswith("_mask") for k in state):
         raise ValueError("model: still has pruning masks; call make_permanent(model) first")
@@ -174,13 +199,13 @@ def prune_ffn_neurons(model: nn.Module, amount: float) -> nn.Module:
     so the model saves and reloads.
 
     Raises:
-        TypeError: if the model has no ``base_model.encoder.layer`` with ``intermediate``/``output``.
+        TypeError: if the model has no ``base_model.encoder.layer`` with ``intermediate``/``output``,
+            or ``amount`` is not a number.
         ValueError: if ``amount`` is not in [0, 1).
     """
     from transformers.pytorch_utils import prune_linear_layer
 
-    if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not 0 <= amount < 1:
-        raise ValueError(f"amount: expected a fraction in [0, 1), got {amount!r}")
+    amount = checks.probability(amount, "amount", allow_one=False)
     layers = getattr(getattr(getattr(model, "base_model", None), "encoder", None), "layer", None)
     if layers is None or not all(hasattr(l, "intermediate") and hasattr(l, "output") for l in layers):
         raise TypeError(f"model: expected a BERT-style encoder with feed-forward blocks, got {type(model).__name__}")
@@ -207,9 +232,10 @@ def quantize_dynamic(model: nn.Module, dtype: torch.dtype = torch.qint8) -> nn.M
 
     Raises:
         TypeError: if ``model`` is not an ``nn.Module``.
+        ValueError: if ``dtype`` is not ``torch.qint8`` or ``torch.float16``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    model = _module(model)
+    dtype = checks.one_of(dtype, "dtype", (torch.qint8, torch.float16))
     source = copy.deepcopy(model).to("cpu").eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -223,7 +249,11 @@ def quantized_paths(model: nn.Module) -> list[str]:
 
     Detects by the class's module path, because the quantised class is *also* called ``Linear``:
     ``type(m).__name__ == "Linear"`` is true before and after quantisation.
+
+    Raises:
+        TypeError: if ``model`` is not an ``nn.Module``.
     """
+    _module(model)
     found: list[str] = []
     for name, m in model.named_modules():  # parents come before their children
         if name and type(m).__module__.startswith(QUANTIZED_MODULE_PREFIXES) \
@@ -251,40 +281,43 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
         A scalar tensor.
 
     Raises:
-        ValueError: if the shapes differ or are not 2-D, ``temperature`` is not positive, or
-            ``reduction`` is not ``"batchmean"``/``"sum"``.
+        TypeError: logits that are not float tensors, ``temperature`` not a number (bools, strings).
+        ValueError: if the shapes differ or are not 2-D, ``temperature`` is not a finite number > 0
+            (NaN included), or ``reduction`` is not ``"batchmean"``/``"sum"``.
     """
-    if student_logits.dim() != 2 or student_logits.shape != teacher_logits.shape:
+    student_logits = checks.float_tensor(student_logits, "student_logits", ndim=2)
+    teacher_logits = checks.float_tensor(teacher_logits, "teacher_logits")
+    if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"teacher_logits: expected the student's 2-D shape {tuple(student_logits.shape)}, "
                          f"got {tuple(teacher_logits.shape)}")
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or temperature <= 0:
-        raise ValueError(f"temperature: expected a positive number, got {temperature!r}")
-    if reduction not in ("batchmean", "sum"):
-        raise ValueError(f"reduction: expected 'batchmean' or 'sum', got {reduction!r}")
-    t = float(temperature)
+    t = checks.number(temperature, "temperature", minimum=0, strict_minimum=True)
+    reduction = checks.one_of(reduction, "reduction", ("batchmean", "sum"))
     log_p_student = F.log_softmax(student_logits / t, dim=-1)
     log_p_teacher = F.log_softmax(teacher_logits.detach().to(student_logits.dtype) / t, dim=-1)
     return F.kl_div(log_p_student, log_p_teacher, reduction=reduction, log_target=True) * (t * t)
 
 
-def latency_ms(model: nn.Module, ids: Sequence[Sequence[int]], pad_id: int, batch_size: int = 32,
-               repeats: int = 3) -> float:
-    """Measured CPU inference time in milliseconds per example: the fastest of ``repeats`` passes
-    over ``ids`` (pre-encoded examples; see :func:`companion.classifier_loop.encode`) after one warm-up pass.
+def latency_ms(model: nn.Module, dataset, tokenizer, batch_size: int = 32, repeats: int = 3) -> float:
+    """Measured CPU inference time in milliseconds per example: the fastest of ``repeats`` passes of
+    :func:`companion.loop.predict` over ``dataset`` (tokenised examples) after one warm-up pass.
 
     Raises:
-        ValueError: if ``repeats`` < 1 or ``ids`` is empty.
+        TypeError: ``model`` not an ``nn.Module``; ``repeats`` or ``batch_size`` not an int.
+        ValueError: ``repeats`` or ``batch_size`` < 1; an empty ``dataset``.
     """
-    from .classifier_loop import predict_logits
+    from .loop import predict
 
-    if not isinstance(repeats, numbers.Integral) or repeats < 1:
-        raise ValueError(f"repeats: expected an int >= 1, got {repeats!r}")
-    if len(ids) == 0:
-        raise ValueError("ids: no examples")
-    predict_logits(model, ids[:batch_size], pad_id, batch_size, device="cpu")
+    _module(model)
+    repeats = checks.integer(repeats, "repeats")
+    batch_size = checks.integer(batch_size, "batch_size")
+    if len(dataset) == 0:
+        raise ValueError("dataset: no examples")
+    model = model.to("cpu")
+    warm = dataset.select(range(min(batch_size, len(dataset)))) if hasattr(dataset, "select") else dataset[:batch_size]
+    predict(model, warm, tokenizer, batch_size=batch_size)
     best = float("inf")
-    for _ in range(int(repeats)):
+    for _ in range(repeats):
         start = time.perf_counter()
-        predict_logits(model, ids, pad_id, batch_size, device="cpu")
+        predict(model, dataset, tokenizer, batch_size=batch_size)
         best = min(best, time.perf_counter() - start)
-    return 1000 * best / len(ids)
+    return 1000 * best / len(dataset)

@@ -20,47 +20,67 @@ Book section: 7.4 "Combining models".
 
 from __future__ import annotations
 
-import numbers
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from . import checks
+
 __all__ = ["average_logits", "average_probabilities", "majority_vote", "weighted_vote", "uniform_soup",
            "greedy_soup", "FGM"]
 
 
-def _stack(arrays, name: str, ndim: int) -> np.ndarray:
+def _stack(arrays, name: str, check: Callable) -> np.ndarray:
+    """The members, each checked by ``check(member, f"{name}[i]")``, stacked into one array."""
+    if isinstance(arrays, (str, bytes)) or not hasattr(arrays, "__iter__"):
+        raise TypeError(f"{name}: expected a list of arrays (one per member), got {type(arrays).__name__}")
+    members = [check(a, f"{name}[{i}]") for i, a in enumerate(arrays)]
+    if not members:
+        raise ValueError(f"{name}: expected at least one member, got an empty list")
     try:
-        out = np.stack([np.asarray(a) for a in arrays])
+        out = np.stack(members)
     except ValueError as exc:
         raise ValueError(f"{name}: members have different shapes ({exc})") from None
-    if out.ndim != ndim + 1 or len(out) == 0:
-        raise ValueError(f"{name}: expected a non-empty list of {ndim}-D arrays, got shape {out.shape}")
     return out
 
 
 def _weights(weights, m: int) -> np.ndarray:
+    """``m`` finite non-negative weights with a positive sum, normalised; equal weights for ``None``."""
     if weights is None:
         return np.full(m, 1.0 / m)
-    w = np.asarray(weights, dtype=float)
-    if w.shape != (m,) or np.any(w < 0) or w.sum() <= 0:
-        raise ValueError(f"weights: expected {m} non-negative numbers with a positive sum, got {weights!r}")
+    w = checks.numbers(weights, "weights", minimum=0)
+    if w.shape != (m,):
+        raise ValueError(f"weights: expected one weight per member ({m}), got {w.size}")
+    if w.sum() <= 0:
+        raise ValueError(f"weights: expected a positive sum, got {w.tolist()}")
     return w / w.sum()
+
+
+def _logits(logits) -> np.ndarray:
+    def member(a, name):  # strings, bools, NaN and inf are refused; computed in the member's own precision
+        checked = checks.numbers(a, name, ndim=2)
+        a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+        return a if a.dtype.kind in "iuf" else checked
+
+    return _stack(logits, "logits", member)
 
 
 def average_logits(logits: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
     """(Weighted) mean of the members' logits, shape ``(n, classes)``.
 
     Args:
-        logits: ``m`` arrays of shape ``(n, classes)``.
-        weights: ``m`` non-negative weights (normalised to sum 1); default equal.
+        logits: ``m`` arrays (or tensors) of shape ``(n, classes)``, finite numbers.
+        weights: ``m`` finite non-negative weights (normalised to sum 1); default equal.
 
     Raises:
-        ValueError: for an empty list, mismatched shapes or bad weights.
+        TypeError: a member or weight that is not numbers (strings, bools).
+        ValueError: for an empty list, mismatched shapes, NaN or infinite values, or weights that
+            are negative, fewer or more than the members, or sum to 0.
     """
-    stacked = _stack(logits, "logits", 2)
+    stacked = _logits(logits)
     return np.tensordot(_weights(weights, len(stacked)), stacked, axes=1)
 
 
@@ -68,9 +88,9 @@ def average_probabilities(logits: Sequence[np.ndarray], weights: Sequence[float]
     """(Weighted) mean of the members' softmax probabilities ("soft voting"), shape ``(n, classes)``.
 
     Raises:
-        ValueError: as :func:`average_logits`.
+        TypeError, ValueError: as :func:`average_logits`.
     """
-    stacked = _stack(logits, "logits", 2)
+    stacked = _logits(logits)
     z = stacked - stacked.max(axis=-1, keepdims=True)
     probs = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
     return np.tensordot(_weights(weights, len(stacked)), probs, axes=1)
@@ -82,34 +102,57 @@ def weighted_vote(predictions: Sequence[np.ndarray], weights: Sequence[float] | 
     it; ties go to the smallest class id (as ``scipy.stats.mode`` and scikit-learn's ``VotingClassifier``).
 
     Args:
-        predictions: ``m`` integer arrays of shape ``(n,)``.
-        weights: ``m`` non-negative weights; default equal (then it is :func:`majority_vote`).
-        num_classes: number of classes (default: largest id + 1).
+        predictions: ``m`` integer arrays of shape ``(n,)``, class ids >= 0.
+        weights: ``m`` finite non-negative weights; default equal (then it is :func:`majority_vote`).
+        num_classes: number of classes (an int >= 1): every id must be below it. ``None``: not checked.
 
     Returns:
         An int64 array of shape ``(n,)``.
 
     Raises:
-        ValueError: for an empty list, mismatched shapes, negative or non-integer ids, or bad weights.
+        TypeError: non-integer ids (floats, bools), a bad kind of weight, ``num_classes`` not an int.
+        ValueError: for an empty list, mismatched shapes, a negative id or one >= ``num_classes``,
+            ``num_classes`` < 1, or bad weights (as :func:`average_logits`).
     """
-    votes = _stack(predictions, "predictions", 1)
-    if not np.issubdtype(votes.dtype, np.integer) or votes.min() < 0:
-        raise ValueError("predictions: expected non-negative integer class ids")
-    w = _weights(weights, len(votes))
-    k = int(num_classes or votes.max() + 1)
-    tally = np.zeros((votes.shape[1], k))
-    for member, weight in zip(votes, w):
+    num_classes = None if num_classes is None else checks.integer(num_classes, "num_classes")
+    votes = _stack(predictions, "predictions",
+                   lambda a, name: checks.integers(a, name, minimum=0, ndim=1).cpu().numpy())
+    if num_classes is not None and votes.size and votes.max() >= num_classes:
+        raise ValueError(f"predictions: class id {votes.max()} is not below num_classes={num_classes}")
+    return _vote(votes, _weights(weights, len(votes)))
+
+
+def _vote(votes: np.ndarray, w: np.ndarray) -> np.ndarray:
+    # tally only the classes that received a vote (a class without votes never wins: every example's
+    # tallies sum to sum(w) > 0), so a large class id allocates nothing; np.unique sorts, so ties
+    # still go to the smallest id
+    classes, index = np.unique(votes, return_inverse=True)
+    index = index.reshape(votes.shape)
+    tally = np.zeros((votes.shape[1], max(len(classes), 1)))
+    for member, weight in zip(index, w):
         tally[np.arange(votes.shape[1]), member] += weight
-    return tally.argmax(axis=1).astype(np.int64)
+    return classes[tally.argmax(axis=1)].astype(np.int64) if votes.shape[1] else np.zeros(0, dtype=np.int64)
 
 
 def majority_vote(predictions: Sequence[np.ndarray], num_classes: int | None = None) -> np.ndarray:
-    """Hard voting with one vote per member; ties go to the smallest class id. See :func:`weighted_vote`."""
+    """Hard voting with one vote per member; ties go to the smallest class id. See :func:`weighted_vote`.
+
+    Raises:
+        TypeError, ValueError: as :func:`weighted_vote`.
+    """
     return weighted_vote(predictions, None, num_classes)
 
 
-def _state(m) -> dict:
-    return m.state_dict() if isinstance(m, torch.nn.Module) else m
+def _states(models) -> list[dict]:
+    if isinstance(models, (str, bytes, Mapping, torch.nn.Module)) or not hasattr(models, "__iter__"):
+        raise TypeError(f"models: expected a list of models or state dicts, got {type(models).__name__}")
+    states = []
+    for i, m in enumerate(models):
+        checks.instance(m, f"models[{i}]", (torch.nn.Module, Mapping), what="a torch.nn.Module or a state dict")
+        states.append(m.state_dict() if isinstance(m, torch.nn.Module) else m)
+    if not states:
+        raise ValueError("models: need at least one model")
+    return states
 
 
 def uniform_soup(models: Sequence[torch.nn.Module | dict], weights: Sequence[float] | None = None) -> dict:
@@ -126,12 +169,15 @@ def uniform_soup(models: Sequence[torch.nn.Module | dict], weights: Sequence[flo
         A new state dict; load it with ``model.load_state_dict(soup)``.
 
     Raises:
-        ValueError: if ``models`` is empty, the keys or shapes differ, or a non-float entry differs.
+        TypeError: ``models`` is not a list of models/state dicts; a bad kind of weight.
+        ValueError: if ``models`` is empty, the keys or shapes differ, a non-float entry differs, or
+            the weights are bad (as :func:`average_logits`).
     """
-    states = [_state(m) for m in models]
-    if not states:
-        raise ValueError("models: need at least one model")
-    w = _weights(weights, len(states))
+    states = _states(models)
+    return _soup(states, _weights(weights, len(states)))
+
+
+def _soup(states: list[dict], w: np.ndarray) -> dict:
     keys = list(states[0])
     soup = {}
     for s in states[1:]:
@@ -163,18 +209,23 @@ def greedy_soup(models: Sequence[torch.nn.Module | dict], evaluate: Callable[[di
         ``(soup_state_dict, indices)``: the soup and the positions in ``models`` of its ingredients.
 
     Raises:
-        ValueError: as :func:`uniform_soup`.
+        TypeError: ``evaluate`` is not callable or returns something that is not a number.
+        ValueError: as :func:`uniform_soup`; or ``evaluate`` returns NaN (a NaN score cannot be ranked).
     """
-    states = [_state(m) for m in models]
-    if not states:
-        raise ValueError("models: need at least one model")
-    scores = [evaluate(s) for s in states]
+    states = _states(models)
+    checks.function(evaluate, "evaluate")
+
+    def score_of(state) -> float:
+        return checks.number(evaluate(state), "evaluate (its returned score)", finite=False)
+
+    scores = [score_of(s) for s in states]
     order = sorted(range(len(states)), key=lambda i: -scores[i])
     chosen, best = [order[0]], scores[order[0]]
-    soup = uniform_soup([states[order[0]]])
+    soup = _soup([states[order[0]]], np.ones(1))
     for i in order[1:]:
-        candidate = uniform_soup([states[j] for j in chosen + [i]])
-        score = evaluate(candidate)
+        members = chosen + [i]
+        candidate = _soup([states[j] for j in members], np.full(len(members), 1.0 / len(members)))
+        score = score_of(candidate)
         if score >= best:
             chosen, best, soup = chosen + [i], score, candidate
     return soup, chosen
@@ -199,17 +250,15 @@ class FGM:
     Works with any model that has ``get_input_embeddings()`` (the hooks are on that module's output).
 
     Raises:
-        TypeError: if the model has no ``get_input_embeddings``.
-        ValueError: if ``epsilon`` is not positive.
+        TypeError: if the model has no ``get_input_embeddings``, or ``epsilon`` is not a number.
+        ValueError: if ``epsilon`` is not a finite number > 0 (NaN included).
     """
 
     def __init__(self, model: torch.nn.Module, epsilon: float = 1.0):
         if not hasattr(model, "get_input_embeddings"):
             raise TypeError(f"model: expected a model with get_input_embeddings(), got {type(model).__name__}")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or epsilon <= 0:
-            raise ValueError(f"epsilon: expected a positive number, got {epsilon!r}")
+        self.epsilon = checks.number(epsilon, "epsilon", minimum=0, strict_minimum=True)
         self.embeddings = model.get_input_embeddings()
-        self.epsilon = float(epsilon)
         self._watched: torch.Tensor | None = None
 
     @contextmanager

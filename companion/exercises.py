@@ -6,23 +6,20 @@ return a :class:`Feedback` that is truthy only when the answer is right::
     from companion.exercises import check_function
     check_function(my_macro_f1, cases=[(([0, 1], [0, 0]), 1 / 3)], name="macro_f1")
 
-``python -m companion.exercises strip-solutions IN.ipynb OUT.ipynb`` writes a student version of a
-chapter without the solution cells (everything between ``solution-start`` and ``solution-end``
-directives, inclusive).
+Student versions without the solutions are made by ``scripts/make_student.py`` (``make student``).
 
 Book section: every chapter's "Exercises".
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+
+from . import checks
 
 
 @dataclass
@@ -102,7 +99,16 @@ def check_value(answer: Any, expected: Any, name: str = "answer", *, rel_tol: fl
 
     Returns:
         A :class:`Feedback`.
+
+    Raises:
+        TypeError: ``name``/``hint`` not a string, a tolerance not a number, ``show`` not a bool.
+        ValueError: a negative or NaN tolerance.
     """
+    name = checks.text(name, "name")
+    rel_tol = checks.number(rel_tol, "rel_tol", minimum=0)
+    abs_tol = checks.number(abs_tol, "abs_tol", minimum=0)
+    hint = None if hint is None else checks.text(hint, "hint")
+    show = checks.boolean(show, "show")
     if answer is None or answer is Ellipsis:
         fb = Feedback(False, f"{name}: no answer yet (got {answer!r})")
     elif _close(answer, expected, rel_tol, abs_tol):
@@ -130,18 +136,40 @@ def check_function(fn: Callable, cases: Iterable[tuple[Sequence[Any], Any]], nam
         A :class:`Feedback`; an exception inside ``fn`` is reported, not raised.
 
     Raises:
-        TypeError: if ``fn`` is not callable.
-        ValueError: if ``cases`` is empty or ``hints`` does not have one entry per case.
+        TypeError: if ``fn`` is not callable, a case is not an ``(args, expected)`` pair with a
+            tuple/list of arguments, ``name`` or a hint is not a string, a tolerance not a number,
+            ``show`` not a bool.
+        ValueError: if ``cases`` is empty, ``hints`` does not have one entry per case, or a
+            tolerance is negative or NaN.
     """
-    if not callable(fn):
-        raise TypeError(f"fn: expected a function, got {type(fn).__name__}")
-    name = name or getattr(fn, "__name__", "your function")
+    checks.function(fn, "fn")
+    name = None if name is None else checks.text(name, "name")
+    if isinstance(cases, (str, bytes)) or not hasattr(cases, "__iter__"):
+        raise TypeError(f"cases: expected a list of (args, expected) pairs, got {type(cases).__name__}")
     cases = list(cases)
     if not cases:
         raise ValueError("cases: need at least one (args, expected) case to check")
-    hints = list(hints) if hints is not None else [None] * len(cases)
-    if len(hints) != len(cases):
-        raise ValueError(f"hints: expected one hint (or None) per case, got {len(hints)} for {len(cases)} cases")
+    for i, case in enumerate(cases):
+        if not isinstance(case, (tuple, list)) or len(case) != 2 or not isinstance(case[0], (tuple, list)):
+            raise TypeError(f"cases[{i}]: expected an (args, expected) pair with args a tuple, got {_short(case)}")
+    if hints is not None:
+        if isinstance(hints, (str, bytes)) or not hasattr(hints, "__iter__"):
+            raise TypeError(f"hints: expected a list (one hint or None per case), got {type(hints).__name__}")
+        hints = list(hints)
+        if len(hints) != len(cases):
+            raise ValueError(f"hints: expected one hint (or None) per case, got {len(hints)} for {len(cases)} cases")
+        for i, h in enumerate(hints):
+            if h is not None:
+                checks.text(h, f"hints[{i}]")
+    return _run(fn, cases, name, rel_tol=checks.number(rel_tol, "rel_tol", minimum=0),
+                abs_tol=checks.number(abs_tol, "abs_tol", minimum=0), hints=hints, show=checks.boolean(show, "show"))
+
+
+def _run(fn: Callable, cases: list, name: str | None, *, rel_tol: float = 1e-6, abs_tol: float = 1e-9,
+         hints: list | None = None, show: bool = True) -> Feedback:
+    """The core of :func:`check_function`, for checked arguments (the package's own cases)."""
+    name = name or getattr(fn, "__name__", "your function")
+    hints = hints if hints is not None else [None] * len(cases)
     fb = Feedback(True, f"{name}: all {len(cases)} cases pass")
     for i, ((args, expected), hint) in enumerate(zip(cases, hints), start=1):
         shown = ", ".join(_short(a) for a in args)
@@ -175,7 +203,13 @@ def check_macro_f1(fn: Callable[[Sequence[int], Sequence[int]], float], show: bo
     """Check a from-scratch macro-F1 ``fn(y_true, y_pred) -> float`` against scikit-learn.
 
     Cases include a class that is never predicted (its F1 is 0, not skipped) and three classes.
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
     """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     from sklearn.metrics import f1_score
 
     raw = [([0, 1, 1, 0], [0, 1, 0, 0]), ([1, 1, 1, 0], [1, 1, 1, 1]), ([0, 1, 2, 2, 1], [0, 2, 2, 2, 1]),
@@ -183,19 +217,26 @@ def check_macro_f1(fn: Callable[[Sequence[int], Sequence[int]], float], show: bo
     cases = [((t, p), float(f1_score(t, p, average="macro", zero_division=0))) for t, p in raw]
     hints = [None, "a class that is never predicted has precision 0 and F1 0; it still counts in the mean",
              "average the per-class F1 over every class, unweighted", "all wrong: F1 is 0 for both classes"]
-    return check_function(fn, cases, name="macro_f1", hints=hints, show=show)
+    return _run(fn, cases, name="macro_f1", hints=hints, show=show)
 
 
 def check_lora_parameters(fn: Callable[[int, int, int, int], int], show: bool = True) -> Feedback:
     """Check ``fn(hidden_size, num_layers, r, num_labels) -> int``: trainable parameters of LoRA on
-    BERT's ``query`` and ``value`` projections plus a trainable classification head."""
+    BERT's ``query`` and ``value`` projections plus a trainable classification head.
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     def ref(h, n, r, k):
         return n * 2 * r * (h + h) + (h * k + k)
 
     args = [(768, 12, 8, 2), (384, 6, 8, 2), (1024, 24, 16, 3), (384, 6, 1, 2)]
     hints = ["BERT-base: 294,912 LoRA parameters + 1,538 for the head",
              None, "each adapted matrix of shape (h, h) gets A: r x h and B: h x r", None]
-    return check_function(fn, [(a, ref(*a)) for a in args], name="lora_parameters", hints=hints, show=show)
+    return _run(fn, [(a, ref(*a)) for a in args], name="lora_parameters", hints=hints, show=show)
 
 
 # ---------------------------------------------------------------------------- 8.2 machine translation
@@ -218,7 +259,13 @@ def check_corpus_bleu(fn: Callable[[list, list], float], show: bool = True) -> F
     characters, and have no zero n-gram precision, so smoothing plays no role. Corpus BLEU pools the
     clipped n-gram counts and the lengths over all segments before the geometric mean and the
     brevity penalty (Papineni et al., ACL 2002).
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
     """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     from sacrebleu.metrics import BLEU
 
     bleu = BLEU(tokenize="zh")
@@ -228,7 +275,7 @@ def check_corpus_bleu(fn: Callable[[list, list], float], show: bool = True) -> F
              "a hypothesis shorter than its reference pays the brevity penalty exp(1 - r/c)",
              "pool the n-gram counts and lengths over the whole corpus; do not average sentence scores",
              None]
-    return check_function(fn, cases, name="corpus_bleu", hints=hints, rel_tol=1e-4, abs_tol=0.01, show=show)
+    return _run(fn, cases, name="corpus_bleu", hints=hints, rel_tol=1e-4, abs_tol=0.01, show=show)
 
 
 # ---------------------------------------------------------------------------- 5 and 6: fine-tuning
@@ -236,7 +283,14 @@ def check_layerwise_lrs(fn: Callable[[float, float, int], Sequence[float]], show
     """Check ``fn(lr, decay, num_layers) -> list`` of learning rates by depth for layer-wise
     learning-rate decay (chapter 5.3): ``[embeddings, block 1, ..., block L, head]``, the head at
     ``lr`` and each level below ``decay`` times the one above (see
-    :func:`companion.optimizers.layerwise_lr_groups`)."""
+    :func:`companion.optimizers.layerwise_lr_groups`).
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     def ref(lr, decay, n):
         return [lr * decay ** (n + 1 - d) for d in range(n + 2)]
 
@@ -244,7 +298,7 @@ def check_layerwise_lrs(fn: Callable[[float, float, int], Sequence[float]], show
     hints = ["the list has num_layers + 2 entries: embeddings, every block, the head",
              "the head gets lr itself; the embeddings get lr * decay ** (num_layers + 1)",
              None, "decay = 1 means every level gets the same rate"]
-    return check_function(fn, [(a, ref(*a)) for a in args], name="layerwise_lrs", hints=hints, show=show)
+    return _run(fn, [(a, ref(*a)) for a in args], name="layerwise_lrs", hints=hints, show=show)
 
 
 def check_accumulated_loss(fn: Callable[[Sequence[Sequence[float]]], float], show: bool = True) -> Feedback:
@@ -252,78 +306,51 @@ def check_accumulated_loss(fn: Callable[[Sequence[Sequence[float]]], float], sho
     micro-batches, each given as the list of its per-token (or per-example) losses (chapter 6.1).
 
     The right answer is the full batch's mean, ``sum of all losses / number of all items``
-    (:func:`companion.loops.token_weighted_mean`), not the mean of the micro-batch means."""
+    (:func:`companion.loops.token_weighted_mean`), not the mean of the micro-batch means.
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     cases = [([[1.0, 1.0, 1.0], [4.0]], 1.75), ([[2.0], [2.0, 2.0]], 2.0), ([[0.5, 1.5, 1.0, 1.0]], 1.0),
              ([[1.0, 2.0], [3.0], [4.0, 5.0, 6.0]], 3.5)]
     hints = ["three tokens of loss 1 and one of loss 4: the naive mean of means is 2.5, the full-batch mean 1.75",
              None, None, "divide the sum over every micro-batch by the total number of items (6), not by 3"]
-    return check_function(fn, [((c,), v) for c, v in cases], name="accumulated_loss", hints=hints, show=show)
-
-
-# ---------------------------------------------------------------------------- student versions
-def strip_solutions(notebook: dict) -> dict:
-    """Return a copy of a notebook (nbformat JSON dict) without its solution cells.
-
-    A cell is removed if it lies between a markdown cell containing ``{solution-start}`` and one
-    containing ``{solution-end}`` (both removed too). Outputs of the remaining cells are cleared.
-
-    Raises:
-        ValueError: if a ``solution-start`` has no matching ``solution-end``.
-    """
-    cells, inside = [], False
-    for cell in notebook.get("cells", []):
-        text = "".join(cell.get("source", ""))
-        if "{solution-start}" in text:
-            inside = True
-        if not inside:
-            cell = dict(cell)
-            if cell.get("cell_type") == "code":
-                cell["outputs"], cell["execution_count"] = [], None
-            cells.append(cell)
-        if "{solution-end}" in text:
-            if not inside:
-                raise ValueError("notebook: 'solution-end' without a preceding 'solution-start'")
-            inside = False
-    if inside:
-        raise ValueError("notebook: a 'solution-start' has no matching 'solution-end'")
-    return {**notebook, "cells": cells}
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m companion.exercises")
-    sub = parser.add_subparsers(dest="command", required=True)
-    strip = sub.add_parser("strip-solutions", help="write a student version without solution cells")
-    strip.add_argument("source", type=Path)
-    strip.add_argument("target", type=Path)
-    args = parser.parse_args(argv)
-    if args.source.resolve() == args.target.resolve():
-        parser.error("target: must differ from source (the chapter would lose its solutions)")
-    nb = strip_solutions(json.loads(args.source.read_text(encoding="utf-8")))
-    args.target.parent.mkdir(parents=True, exist_ok=True)
-    args.target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {args.target} ({len(nb['cells'])} cells)")
-
-
-if __name__ == "__main__":
-    main()
+    return _run(fn, [((c,), v) for c, v in cases], name="accumulated_loss", hints=hints, show=show)
 
 
 # ---------------------------------------------------------------------------- chapters 3 and 4
 # Appended for Part I: chapter 3 (pre-training data) and chapter 4 (model architecture, adapters).
 def check_lsh_probability(fn: Callable[[float, int, int], float], show: bool = True) -> Feedback:
     """Check ``fn(s, b, r)``: the probability that two documents of Jaccard similarity ``s`` become
-    LSH candidates with ``b`` bands of ``r`` MinHash rows, ``1 - (1 - s**r)**b`` (chapter 3.2)."""
+    LSH candidates with ``b`` bands of ``r`` MinHash rows, ``1 - (1 - s**r)**b`` (chapter 3.2).
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     args = [(0.8, 16, 8), (0.5, 20, 5), (1.0, 3, 4), (0.0, 9, 14), (0.9, 1, 1), (0.3, 128, 1)]
     hints = [None, "a band agrees with probability s**r; the bands are independent",
              "identical documents always collide", "disjoint documents never collide",
              "one band of one row: the probability is s itself", None]
     cases = [(a, 1 - (1 - a[0] ** a[2]) ** a[1]) for a in args]
-    return check_function(fn, cases, name="candidate_probability", hints=hints, show=show)
+    return _run(fn, cases, name="candidate_probability", hints=hints, show=show)
 
 
 def check_encoder_layer_parameters(fn: Callable[[int, int], int], show: bool = True) -> Feedback:
     """Check ``fn(d_model, dim_feedforward) -> int``: parameters of one ``nn.TransformerEncoderLayer``
-    (attention projections with biases, the feed-forward net, two LayerNorms; chapter 4.1)."""
+    (attention projections with biases, the feed-forward net, two LayerNorms; chapter 4.1).
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     import torch
 
     args = [(64, 128), (512, 2048), (768, 3072), (8, 8)]
@@ -331,13 +358,20 @@ def check_encoder_layer_parameters(fn: Callable[[int, int], int], show: bool = T
              "four d x d projections (query, key, value, output), each with a bias", None]
     cases = [((d, f), sum(p.numel() for p in torch.nn.TransformerEncoderLayer(d, 1, f).parameters()))
              for d, f in args]
-    return check_function(fn, cases, name="encoder_layer_parameters", hints=hints, show=show)
+    return _run(fn, cases, name="encoder_layer_parameters", hints=hints, show=show)
 
 
 def check_lora_forward(fn: Callable, show: bool = True) -> Feedback:
     """Check ``fn(x, W, b, A, B, lora_alpha) -> y``: the output of a LoRA layer,
     ``x W^T + b + (lora_alpha / r) x A^T B^T`` with ``r = A.shape[0]``, against
-    :class:`companion.adapters.LoRALinear` (chapter 4.2)."""
+    :class:`companion.adapters.LoRALinear` (chapter 4.2).
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     import torch
 
     from .adapters import LoRALinear
@@ -362,7 +396,7 @@ def check_lora_forward(fn: Callable, show: bool = True) -> Feedback:
         return out.detach().numpy() if hasattr(out, "detach") else out
 
     wrapped.__name__ = "lora_forward"
-    return check_function(wrapped, cases, name="lora_forward", rel_tol=1e-5, abs_tol=1e-5, hints=hints, show=show)
+    return _run(wrapped, cases, name="lora_forward", rel_tol=1e-5, abs_tol=1e-5, hints=hints, show=show)
 
 
 # ---------------------------------------------------------------------------- 7 fine-tuning strategies
@@ -371,9 +405,15 @@ def check_linear_warmup(fn: Callable[[int, float, int, int], float], show: bool 
     ``base_lr``, then linear decay to 0 at ``total_steps`` (and 0 after), against
     ``transformers.get_linear_schedule_with_warmup``.
 
-    Cases include the chapter's field case (warm-up 10 of 100 steps: 0.0, 0.1, 1.0, 0.5, 0.0 at
+    Cases include the chapter's worked example (warm-up 10 of 100 steps: 0.0, 0.1, 1.0, 0.5, 0.0 at
     steps 0, 1, 10, 55, 100), no warm-up at all, and a step past the end. Book section 7.2.
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
     """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -387,7 +427,7 @@ def check_linear_warmup(fn: Callable[[int, float, int, int], float], show: bool 
              "after warm-up: base_lr * (total - step) / (total - warmup)", "the rate reaches 0 at total_steps",
              "with warmup_steps = 0 there is no warm-up: start at base_lr (and never divide by 0)", None, None,
              "past total_steps the rate stays 0 (never negative)"]
-    return check_function(fn, [(a, reference(*a)) for a in args], name="linear warm-up schedule", hints=hints,
+    return _run(fn, [(a, reference(*a)) for a in args], name="linear warm-up schedule", hints=hints,
                           show=show, rel_tol=1e-9, abs_tol=1e-12)
 
 
@@ -396,7 +436,13 @@ def check_distillation_loss(fn: Callable, show: bool = True) -> Feedback:
     ``(batch, classes)``) against :func:`companion.compression.distillation_loss`: the KL divergence
     of the temperature-softened distributions, averaged over the batch, times ``T**2``.
     Book section 7.3.
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
     """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     import torch
 
     from .compression import distillation_loss
@@ -409,14 +455,21 @@ def check_distillation_loss(fn: Callable, show: bool = True) -> Feedback:
         hints.append("soften both distributions with the same T, use KL(teacher || student)")
     hints[1] = "multiply by T**2, or the soft-target term fades as the temperature grows"
     hints[2] = "average the KL over the batch (sum over classes, mean over examples: reduction='batchmean')"
-    return check_function(lambda s, t, T: float(fn(s, t, T)), cases, name="distillation_loss", hints=hints,
+    return _run(lambda s, t, T: float(fn(s, t, T)), cases, name="distillation_loss", hints=hints,
                           show=show, rel_tol=1e-5, abs_tol=1e-7)
 
 
 # ---------------------------------------------------------------------------- chapters 1-2: pre-training
 def check_mean_pooling(fn: Callable, show: bool = True) -> Feedback:
     """Check ``fn(hidden, attention_mask) -> (batch, hidden_size)``: the mean of the token vectors of
-    each sequence over its *real* tokens (``attention_mask == 1``), padding excluded (chapter 1)."""
+    each sequence over its *real* tokens (``attention_mask == 1``), padding excluded (chapter 1).
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     import torch
 
     g = torch.Generator().manual_seed(0)
@@ -426,7 +479,7 @@ def check_mean_pooling(fn: Callable, show: bool = True) -> Feedback:
     cases = [((hidden[:1], mask[:1]), expected[:1].numpy()), ((hidden, mask), expected.numpy())]
     hints = [None, "average only the real tokens: sum(hidden * mask) / mask.sum(), per sequence; "
                    "padded positions must not pull the mean towards their (arbitrary) vectors"]
-    return check_function(lambda h, m: np.asarray(_to_numpy(fn(h, m)), dtype=float), cases,
+    return _run(lambda h, m: np.asarray(_to_numpy(fn(h, m)), dtype=float), cases,
                           name=getattr(fn, "__name__", "mean_pooling"), hints=hints, rel_tol=1e-5, abs_tol=1e-6,
                           show=show)
 
@@ -438,7 +491,14 @@ def _to_numpy(x):
 def check_perplexity(fn: Callable, show: bool = True) -> Feedback:
     """Check ``fn(token_losses, mask) -> float``: perplexity from a padded batch of per-token
     losses (nats) and a 0/1 mask of real tokens (chapter 2.1). Recognises the usual wrong
-    aggregations and says which one was made."""
+    aggregations and says which one was made.
+
+    Raises:
+        TypeError: if ``fn`` is not callable or ``show`` is not a bool (the reader's own errors are
+            reported in the feedback, never raised).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     a, b = [0.1, 0.2, 0.1], [0.3, 0.5, 0.1, 0.4, 0.2]
     losses = [a + [0.0, 0.0], b]
     mask = [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
@@ -471,10 +531,10 @@ def check_perplexity(fn: Callable, show: bool = True) -> Feedback:
                 hint = known.get(round(got, 4))
                 fb = Feedback(False, f"{name}: got {got:.4f}, expected {expected:.4f}" + (f". Hint: {hint}" if hint else ""))
             elif not math.isclose(uniform, 50, rel_tol=1e-4):
-                fb = Feedback(False, f"{name}: the field case is right, but a uniform model over 50 tokens gave "
+                fb = Feedback(False, f"{name}: the worked example is right, but a uniform model over 50 tokens gave "
                                      f"{uniform:.4g} instead of 50")
             else:
-                fb = Feedback(True, f"{name}: correct (field case {got:.4f}; a uniform model over 50 tokens has "
+                fb = Feedback(True, f"{name}: correct (worked example {got:.4f}; a uniform model over 50 tokens has "
                                     f"perplexity {uniform:.4g})")
     return fb.show() if show else fb
 
@@ -486,7 +546,15 @@ def check_mlm_masking(fn: Callable, show: bool = True, *, n: int = 256, seq_len:
     Checks, with tolerances for randomness: about 15% of the maskable tokens are selected; of
     those about 80% become ``[MASK]``, 10% a random token and 10% stay unchanged; special tokens
     and padding are never selected nor changed; labels are ``-100`` except at selected positions,
-    where they hold the original token; unselected tokens are unchanged; shapes and dtype."""
+    where they hold the original token; unselected tokens are unchanged; shapes and dtype.
+
+    Raises:
+        TypeError: ``fn`` not callable, ``show`` not a bool, ``n``/``seq_len`` not an int.
+        ValueError: ``n`` < 1 or ``seq_len`` < 4 (a [CLS], a word, a [SEP] and a pad at least).
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
+    n, seq_len = checks.integer(n, "n"), checks.integer(seq_len, "seq_len", minimum=4)
     import torch
 
     g = torch.Generator().manual_seed(0)
@@ -541,6 +609,80 @@ def check_mlm_masking(fn: Callable, show: bool = True, *, n: int = 256, seq_len:
                         f"{share_same:.0%} unchanged; special tokens and padding untouched")
 
 
+# ---------------------------------------------------------------------------- appendices A and B
+def check_adam_step(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(param, grad, m, v, t, lr, beta1, beta2, eps) -> (param, m, v)``: one Adam step on NumPy
+    arrays, ``t`` the number of this step (1 for the first), against ``torch.optim.Adam``.
+
+    The update of Kingma & Ba (ICLR 2015), Algorithm 1, as PyTorch and Optax implement it:
+    ``m = beta1 m + (1 - beta1) g``, ``v = beta2 v + (1 - beta2) g**2``, bias-corrected
+    ``m_hat = m / (1 - beta1**t)``, ``v_hat = v / (1 - beta2**t)``, and
+    ``param - lr * m_hat / (sqrt(v_hat) + eps)``. Keras adds ``eps`` to ``sqrt(v)`` *before* the bias
+    correction instead; a case with tiny gradients tells the two apart. Book section: appendix A.
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
+    import torch
+
+    def reference(param, grad, m, v, t, lr, beta1, beta2, eps):
+        p = torch.nn.Parameter(torch.tensor(param, dtype=torch.float64))
+        opt = torch.optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps)
+        opt.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": torch.tensor(m, dtype=torch.float64),
+                        "exp_avg_sq": torch.tensor(v, dtype=torch.float64)}
+        p.grad = torch.tensor(grad, dtype=torch.float64)
+        opt.step()
+        state = opt.state[p]
+        return np.concatenate([p.detach().numpy(), state["exp_avg"].numpy(), state["exp_avg_sq"].numpy()])
+
+    rng = np.random.default_rng(3)
+    zeros = np.zeros(4)
+    raw = [
+        (rng.normal(size=4), rng.normal(size=4), zeros, zeros, 1, 1e-3, 0.9, 0.999, 1e-8),
+        (rng.normal(size=4), rng.normal(size=4), rng.normal(size=4) * 0.1, rng.random(4) * 0.01, 10, 1e-2, 0.9,
+         0.999, 1e-8),
+        (rng.normal(size=4), np.full(4, 1e-7), zeros, zeros, 1, 1e-3, 0.9, 0.999, 1e-8),
+        (rng.normal(size=4), rng.normal(size=4), rng.normal(size=4) * 0.1, rng.random(4) * 0.01, 500, 3e-4, 0.8,
+         0.99, 1e-6),
+    ]
+    cases = [(args, reference(*args)) for args in raw]
+    hints = ["first step from m = v = 0: without the bias correction the step would be about 10x too small",
+             "t counts steps from 1: correct m by 1 - beta1**t and v by 1 - beta2**t",
+             "tiny gradients: add eps to sqrt(v_hat) (the bias-corrected v), as PyTorch and Optax do; "
+             "Keras adds it to sqrt(v) before the correction, which changes the step when v is tiny",
+             "return the new m and v as well as the new parameters"]
+
+    def flat(*args):
+        out = fn(*(np.array(a, dtype=np.float64, copy=True) if isinstance(a, np.ndarray) else a for a in args))
+        if not (isinstance(out, tuple) and len(out) == 3):
+            raise TypeError("return a tuple (param, m, v)")
+        return np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in out])
+
+    return check_function(flat, cases, name=getattr(fn, "__name__", "adam_step"), hints=hints, rel_tol=1e-7,
+                          abs_tol=1e-12, show=show)
+
+
+def check_ema_smoothing(fn: Callable, show: bool = True) -> Feedback:
+    """Check ``fn(values, weight) -> list``: TensorBoard's smoothing of a scalar curve, a debiased
+    exponential moving average, ``last = weight * last + (1 - weight) * x`` starting from 0, reported as
+    ``last / (1 - weight**k)`` at the ``k``-th point; the reference is ``pandas``'
+    ``Series.ewm(alpha=1 - weight, adjust=True).mean()``, the same quantity.
+
+    Without the debiasing the first points are pulled towards 0. Book section: appendix B.
+    """
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
+    import pandas as pd
+
+    raw = [([1.0, 1.0, 1.0], 0.6), ([0.7, 0.69, 0.68, 0.5, 0.66], 0.6), ([2.0, 4.0, 3.0, 5.0, 1.0, 0.0], 0.9),
+           ([5.0, 1.0, 3.0], 0.0)]
+    cases = [((list(v), w), pd.Series(v).ewm(alpha=1 - w, adjust=True).mean().to_numpy()) for v, w in raw]
+    hints = ["a constant curve must stay constant: divide by 1 - weight**k (k = 1 for the first point)",
+             "start the running average at 0 and debias it; do not start it at the first value",
+             None, "weight 0 means no smoothing at all"]
+    return check_function(lambda v, w: np.asarray(fn(v, w), dtype=float), cases,
+                          name=getattr(fn, "__name__", "smooth"), hints=hints, rel_tol=1e-9, abs_tol=1e-12, show=show)
+
+
 # ---------------------------------------------------------------------------- 9 chat LLMs
 #: Llama-style configurations for :func:`check_llama_parameters`: the SmolLM2 sizes (their config.json on the
 #: hub) and Llama 3 8B (untied embeddings), with their parameter counts.
@@ -588,6 +730,8 @@ def check_paired_se(fn: Callable[[Sequence[float], Sequence[float]], float], sho
     """Check ``fn(after, before) -> float``, the standard error of the mean per-item difference of two models
     scored on the same items (chapter 9.2): the sample standard deviation (``ddof=1``) of ``after - before``
     divided by ``sqrt(n)`` (:func:`companion.llm.paired_difference`)."""
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     from .llm import paired_difference
 
     raw = [([1, 1, 1, 0], [0, 1, 1, 0]), ([1, 0, 1, 0, 1, 1], [1, 0, 0, 0, 0, 1]), ([1, 1, 0, 0], [0, 0, 1, 1]),
@@ -603,6 +747,8 @@ def check_dpo_loss(fn: Callable, show: bool = True) -> Feedback:
     """Check ``fn(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta) -> scalar``, the mean DPO loss
     from four ``(pairs,)`` tensors of summed log-probabilities (chapter 9.2; Rafailov et al., 2023), against
     :func:`companion.llm.dpo_loss`."""
+    checks.function(fn, "fn")
+    show = checks.boolean(show, "show")
     import torch
 
     from .llm import dpo_loss

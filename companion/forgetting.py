@@ -22,35 +22,8 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-PARAPHRASE_SOURCES = ("sample", "fixture")
-TATOEBA_LICENSE = "CC-BY 2.0 FR; sentences and translations from https://tatoeba.org (attribution per row)"
-
-
-def load_paraphrase_pairs(source: str = "sample", n: int | None = None) -> pd.DataFrame:
-    """English paraphrase pairs: two English sentences that translate the same Mandarin sentence on
-    Tatoeba, with word overlap (Jaccard) at most 0.5. Made by ``scripts/make_samples.py``.
-
-    Args:
-        source: ``"sample"`` (1,000 pairs) or ``"fixture"`` (100 pairs).
-        n: keep the first ``n`` pairs (already in a seeded random order); ``None`` keeps all.
-
-    Returns:
-        A ``DataFrame`` with columns ``a``, ``b`` (str) and ``attribution`` (str).
-
-    Raises:
-        ValueError: for an unknown ``source`` or an ``n`` larger than the file.
-    """
-    from .data import packaged_data_dir
-
-    if source not in PARAPHRASE_SOURCES:
-        raise ValueError(f"source: {source!r} is not one of {PARAPHRASE_SOURCES}")
-    df = pd.read_parquet(packaged_data_dir() / "paraphrases" / f"{source}.parquet")
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= len(df):
-            raise ValueError(f"n: expected an int in [1, {len(df)}], got {n!r}")
-        df = df.iloc[:n].reset_index(drop=True)
-    return df
-
+from . import checks
+from .models import mean_pool
 
 @torch.no_grad()
 def sentence_embeddings(model, tokenizer, texts: Sequence[str], *, batch_size: int = 64, max_length: int = 64
@@ -64,9 +37,9 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], *, batch_size: i
     Raises:
         ValueError: if ``texts`` is empty.
     """
-    texts = list(texts)
-    if not texts:
-        raise ValueError("texts: need at least one sentence")
+    texts = checks.texts(texts, "texts")
+    batch_size = checks.integer(batch_size, "batch_size")
+    max_length = checks.integer(max_length, "max_length")
     backbone = model.get_base_model() if hasattr(model, "get_base_model") else model
     backbone = getattr(backbone, "base_model", backbone)
     device = next(backbone.parameters()).device
@@ -77,9 +50,7 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], *, batch_size: i
         for i in range(0, len(texts), batch_size):
             enc = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
                             return_tensors="pt").to(device)
-            hidden = backbone(**enc).last_hidden_state.float()
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            out.append((hidden * mask).sum(1) / mask.sum(1))
+            out.append(mean_pool(backbone(**enc).last_hidden_state.float(), enc["attention_mask"]))
     finally:
         backbone.train(was_training)
     return torch.nn.functional.normalize(torch.cat(out), dim=-1).cpu()
@@ -119,6 +90,5 @@ def paraphrase_recall(model, tokenizer, pairs: pd.DataFrame, max_length: int = 6
     return recall_at_1(a, b)
 
 
-__all__ = ["PARAPHRASE_SOURCES", "TATOEBA_LICENSE", "load_paraphrase_pairs", "paraphrase_recall", "recall_at_1",
-           "sentence_embeddings"]
+__all__ = ["paraphrase_recall", "recall_at_1", "sentence_embeddings"]
 

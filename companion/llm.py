@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checks
+from .masking import IGNORE_INDEX
 
 SMOLLM2 = "smollm2-135m-instruct"
 TINY_LLAMA = "tiny-random-llama"
@@ -53,7 +54,6 @@ CACHE_ENV = "COMPANION_CACHE"
 TINY_LLAMA_CONFIG = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                          num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
                          rms_norm_eps=1e-5)
-IGNORE_INDEX = -100
 
 
 # ----------------------------------------------------------------------------------------------- loading
@@ -107,8 +107,10 @@ def converted_dir(name: str = SMOLLM2) -> Path:
     return cache_root() / name
 
 
-def load_tokenizer(name: str = SMOLLM2):
-    """The tokenizer of an offline model (from the cache; the first call reads it from the GGUF, ~10 s).
+def _tokenizer(name: str = SMOLLM2):
+    """The tokenizer of a chat model; call it through :func:`companion.models.load_tokenizer`.
+
+    An offline model's comes from the cache (the first call reads it from the GGUF, ~10 s).
 
     ``"tiny-random-llama"`` uses SmolLM2's tokenizer. Hub ids and folders go to ``AutoTokenizer``.
 
@@ -154,7 +156,7 @@ def convert_gguf(name: str = SMOLLM2, *, force: bool = False) -> Path:
         return folder
     path = gguf_file(name)
     _require_gguf_reader()
-    load_tokenizer(name)  # the tokenizer files first
+    _tokenizer(name)  # the tokenizer files first
     model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
     # The GGUF loader marks the model as quantised; the weights are already de-quantised float32, and
     # save_pretrained refuses a quantised model, so drop the marks before saving.
@@ -218,7 +220,7 @@ def load_causal_lm(name: str = SMOLLM2, *, dtype: torch.dtype | str | None = Non
         dtype = getattr(torch, dtype)
     else:
         checks.one_of(dtype, "dtype", (torch.float32, torch.float16, torch.bfloat16))
-    tokenizer = load_tokenizer(name)
+    tokenizer = _tokenizer(name)
     if name == TINY_LLAMA:
         torch.manual_seed(seed)
         config = tiny_llama_config(len(tokenizer), bos_token_id=tokenizer.bos_token_id,

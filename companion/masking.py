@@ -29,64 +29,66 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from typing import Iterable, NamedTuple, Sequence
 
+import numpy as np
 import torch
 
+from . import checks
+
+#: The label PyTorch's cross-entropy skips (``ignore_index``): the one definition, imported everywhere.
 IGNORE_INDEX = -100
 STRATEGIES = ("token", "whole_word", "span")
 
 
 # ---------------------------------------------------------------------------- argument checks
-def _probability(name: str, value, *, allow_one: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name}: expected a probability (a number in [0, 1]), got {value!r}")
-    value = float(value)
-    upper_ok = value <= 1 if allow_one else value < 1
-    if not (0 <= value and upper_ok) or math.isnan(value):
-        raise ValueError(f"{name}: expected a number in [0, {'1]' if allow_one else '1)'}, got {value!r}")
-    return value
+# Arguments shared by several public functions, checked with companion.checks; the private cores
+# (_replace, _mlm, _whole_word, _span) take checked values and never check again.
+def _vocab(mask_token_id, vocab_size) -> tuple[int, int]:
+    vocab_size = checks.integer(vocab_size, "vocab_size", minimum=1)
+    mask_token_id = checks.integer(mask_token_id, "mask_token_id", minimum=0, maximum=vocab_size - 1)
+    return mask_token_id, vocab_size
 
 
-def _ids(input_ids, name: str = "input_ids") -> tuple[torch.Tensor, bool]:
-    """Return a 2-D long tensor and whether the input was 1-D."""
-    ids = torch.as_tensor(input_ids)
-    if ids.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-        raise ValueError(f"{name}: expected integer token ids, got dtype {ids.dtype}")
-    if ids.ndim == 1:
-        return ids.long().unsqueeze(0), True
-    if ids.ndim != 2:
-        raise ValueError(f"{name}: expected shape (seq_len,) or (batch, seq_len), got {tuple(ids.shape)}")
-    return ids.long(), False
+def _ids(input_ids, vocab_size: int | None, name: str = "input_ids") -> tuple[torch.Tensor, bool]:
+    """A checked 2-D long tensor of ids in ``[0, vocab_size)`` and whether the input was 1-D."""
+    ids = checks.token_ids(input_ids, name, vocab_size=vocab_size, ndim=(1, 2)).long()
+    return (ids.unsqueeze(0), True) if ids.ndim == 1 else (ids, False)
 
 
-def _special(ids: torch.Tensor, special_tokens_mask, special_ids) -> torch.Tensor:
+def _flags(value, name: str, ids: torch.Tensor) -> torch.Tensor:
+    """A 0/1 mask shaped like the 2-D ``ids`` (a 1-D mask for one sequence is accepted)."""
+    flags = checks.binary_mask(value, name)
+    flags = flags.unsqueeze(0) if flags.ndim == 1 else flags
+    if flags.shape != ids.shape:
+        raise ValueError(f"{name}: shape {tuple(flags.shape)} does not match input_ids {tuple(ids.shape)}")
+    return flags
+
+
+def _special(ids: torch.Tensor, special_tokens_mask, special_ids, vocab_size: int) -> torch.Tensor:
     if special_tokens_mask is None and special_ids is None:
         raise ValueError(
             "special_tokens_mask: pass special_tokens_mask (1 = [CLS]/[SEP]/[PAD]..., never masked) or "
             "special_ids (e.g. tokenizer.all_special_ids); without it, [CLS], [SEP] and padding could be masked"
         )
     if special_tokens_mask is not None:
-        special = torch.as_tensor(special_tokens_mask).bool()
-        if special.ndim == 1:
-            special = special.unsqueeze(0)
-        if special.shape != ids.shape:
-            raise ValueError(f"special_tokens_mask: shape {tuple(special.shape)} does not match input_ids "
-                             f"{tuple(ids.shape)}")
-        return special
-    return torch.isin(ids, torch.as_tensor(list(special_ids), dtype=torch.long))
+        return _flags(special_tokens_mask, "special_tokens_mask", ids)
+    if not isinstance(special_ids, (torch.Tensor, np.ndarray, str, bytes)):
+        try:
+            special_ids = list(special_ids)
+        except TypeError:
+            raise TypeError(f"special_ids: expected a list of token ids, got {type(special_ids).__name__}") from None
+    special = checks.token_ids(special_ids, "special_ids", vocab_size=vocab_size, ndim=1)
+    return torch.isin(ids, special.long())
 
 
-def _replacement_args(mask_replace_prob, random_replace_prob, mask_token_id, vocab_size):
-    mask_p = _probability("mask_replace_prob", mask_replace_prob)
-    random_p = _probability("random_replace_prob", random_replace_prob)
+def _replacement_probs(mask_replace_prob, random_replace_prob) -> tuple[float, float]:
+    mask_p = checks.probability(mask_replace_prob, "mask_replace_prob")
+    random_p = checks.probability(random_replace_prob, "random_replace_prob")
     if mask_p + random_p > 1 + 1e-12:
         raise ValueError(f"random_replace_prob: mask_replace_prob + random_replace_prob must be <= 1, "
                          f"got {mask_p} + {random_p}")
-    if not isinstance(vocab_size, int) or vocab_size <= 0:
-        raise ValueError(f"vocab_size: expected a positive int, got {vocab_size!r}")
-    if not isinstance(mask_token_id, int) or not 0 <= mask_token_id < vocab_size:
-        raise ValueError(f"mask_token_id: expected an int in [0, {vocab_size}), got {mask_token_id!r}")
     return mask_p, random_p
 
 
@@ -115,35 +117,45 @@ def apply_replacement(
         mask_token_id, vocab_size: the ``[MASK]`` id and the vocabulary size (random tokens are drawn
             from the whole vocabulary, as BERT and ``DataCollatorForLanguageModeling`` do).
         mask_replace_prob, random_replace_prob: the 80% and the 10%; their sum must be <= 1.
-        groups: optional long tensor of the same shape; positions that share a group id >= 0 get the
-            same decision (SpanBERT decides per span). ``None``: every position decides alone.
+        groups: optional integer tensor of the same shape, values in ``[-1, seq_len)``; positions that
+            share a group id >= 0 get the same decision (SpanBERT decides per span), -1 decides alone.
+            ``None``: every position decides alone.
         generator: a ``torch.Generator`` for reproducible draws.
 
     Returns:
         ``(inputs, labels)``: new long tensors shaped like ``input_ids``.
 
     Raises:
-        ValueError: for a probability outside [0, 1], probabilities summing to more than 1, a bad
-            ``mask_token_id``/``vocab_size``, or shapes that do not match.
+        TypeError: ids that are not integers, a bool/string where a number goes.
+        ValueError: an id outside ``[0, vocab_size)``, a probability outside [0, 1], probabilities
+            summing to more than 1, a bad ``mask_token_id``/``vocab_size``, a group id outside
+            ``[-1, seq_len)``, or shapes that do not match.
 
     Book section: 2.2, "BERT's masked language model".
     """
-    ids, one_d = _ids(input_ids)
-    mask_p, random_p = _replacement_args(mask_replace_prob, random_replace_prob, mask_token_id, vocab_size)
-    sel = torch.as_tensor(selected).bool()
-    sel = sel.unsqueeze(0) if sel.ndim == 1 else sel
-    if sel.shape != ids.shape:
-        raise ValueError(f"selected: shape {tuple(sel.shape)} does not match input_ids {tuple(ids.shape)}")
-    u = torch.rand(ids.shape, generator=generator)
-    if groups is not None:
-        g = torch.as_tensor(groups).long()
+    mask_token_id, vocab_size = _vocab(mask_token_id, vocab_size)
+    ids, one_d = _ids(input_ids, vocab_size)
+    mask_p, random_p = _replacement_probs(mask_replace_prob, random_replace_prob)
+    sel = _flags(selected, "selected", ids)
+    g = None
+    if groups is not None:  # range-checked before a (batch, max group + 1) tensor is drawn from it
+        g = checks.integers(groups, "groups", minimum=-1, maximum=max(ids.shape[1] - 1, 0), ndim=(1, 2)).long()
         g = g.unsqueeze(0) if g.ndim == 1 else g
         if g.shape != ids.shape:
             raise ValueError(f"groups: shape {tuple(g.shape)} does not match input_ids {tuple(ids.shape)}")
+    inputs, labels = _replace(ids, sel, g, mask_token_id, vocab_size, mask_p, random_p, generator)
+    return (inputs[0], labels[0]) if one_d else (inputs, labels)
+
+
+def _replace(ids, sel, groups, mask_token_id, vocab_size, mask_p, random_p, generator):
+    """The core of :func:`apply_replacement` on checked 2-D tensors."""
+    u = torch.rand(ids.shape, generator=generator)
+    if groups is not None:
         # one draw per (row, group): positions of a group read the draw at their group's index
-        per_group = torch.rand((ids.shape[0], int(g.max().item()) + 1 if g.numel() else 1), generator=generator)
-        grouped = g >= 0
-        u[grouped] = per_group.gather(1, g.clamp(min=0))[grouped]
+        n_groups = int(groups.max().item()) + 1 if groups.numel() else 1
+        per_group = torch.rand((ids.shape[0], max(n_groups, 1)), generator=generator)
+        grouped = groups >= 0
+        u[grouped] = per_group.gather(1, groups.clamp(min=0))[grouped]
     random_tokens = torch.randint(vocab_size, ids.shape, generator=generator)
     labels = torch.where(sel, ids, torch.full_like(ids, IGNORE_INDEX))
     inputs = ids.clone()
@@ -151,8 +163,6 @@ def apply_replacement(
     to_random = sel & (u >= mask_p) & (u < mask_p + random_p)
     inputs[to_mask] = mask_token_id
     inputs[to_random] = random_tokens[to_random]
-    if one_d:
-        return inputs[0], labels[0]
     return inputs, labels
 
 
@@ -192,20 +202,26 @@ def mlm_mask(
         ``-100`` elsewhere), long tensors shaped like ``input_ids``.
 
     Raises:
-        ValueError: if neither ``special_tokens_mask`` nor ``special_ids`` is given, a probability
-            is outside [0, 1], or shapes do not match.
+        TypeError: ids that are not integers (e.g. strings or floats), a bool or string where a number
+            goes.
+        ValueError: an id (in ``input_ids`` or ``special_ids``) outside ``[0, vocab_size)``, a
+            ``mask_token_id`` outside it, neither ``special_tokens_mask`` nor ``special_ids`` given, a
+            probability outside [0, 1], or shapes that do not match.
 
     Book section: 2.2, "BERT's masked language model".
     """
-    ids, one_d = _ids(input_ids)
-    p = _probability("mlm_probability", mlm_probability)
-    _replacement_args(mask_replace_prob, random_replace_prob, mask_token_id, vocab_size)
-    special = _special(ids, special_tokens_mask, special_ids)
-    selected = (torch.rand(ids.shape, generator=generator) < p) & ~special
-    inputs, labels = apply_replacement(ids, selected, mask_token_id=mask_token_id, vocab_size=vocab_size,
-                                       mask_replace_prob=mask_replace_prob,
-                                       random_replace_prob=random_replace_prob, generator=generator)
+    mask_token_id, vocab_size = _vocab(mask_token_id, vocab_size)
+    ids, one_d = _ids(input_ids, vocab_size)
+    p = checks.probability(mlm_probability, "mlm_probability")
+    mask_p, random_p = _replacement_probs(mask_replace_prob, random_replace_prob)
+    special = _special(ids, special_tokens_mask, special_ids, vocab_size)
+    inputs, labels = _mlm(ids, special, p, mask_token_id, vocab_size, mask_p, random_p, generator)
     return (inputs[0], labels[0]) if one_d else (inputs, labels)
+
+
+def _mlm(ids, special, p, mask_token_id, vocab_size, mask_p, random_p, generator):
+    selected = (torch.rand(ids.shape, generator=generator) < p) & ~special
+    return _replace(ids, selected, None, mask_token_id, vocab_size, mask_p, random_p, generator)
 
 
 # ---------------------------------------------------------------------------- whole words
@@ -228,22 +244,27 @@ def wordpiece_word_ids(tokens: Sequence[str], special_tokens_mask=None,
 
     Raises:
         ValueError: if a ``##`` continuation piece has no word before it (first token, or right
-            after a special token): the input has no word boundary to attach it to.
-        TypeError: if ``tokens`` is not a sequence of strings.
+            after a special token): the input has no word boundary to attach it to; or
+            ``special_tokens_mask`` is not one 0/1 flag per token.
+        TypeError: if ``tokens`` or ``special_tokens`` is not a sequence of strings (``None``, one
+            string, ids ...).
 
     Book section: 2.2, "Whole-word masking".
     """
-    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError("tokens: expected a sequence of token strings (tokenizer.convert_ids_to_tokens(ids))")
-    flags = list(special_tokens_mask) if special_tokens_mask is not None else None
-    if flags is not None and len(flags) != len(tokens):
-        raise ValueError(f"special_tokens_mask: has {len(flags)} entries for {len(tokens)} tokens")
-    specials = set(special_tokens)
+    tokens = checks.texts(tokens, "tokens", allow_empty=True)
+    flags = None
+    if special_tokens_mask is not None:
+        flags = checks.binary_mask(special_tokens_mask, "special_tokens_mask", shape=(len(tokens),),
+                                   like="tokens").tolist()
+    return _wordpiece_word_ids(tokens, flags, set(checks.texts(special_tokens, "special_tokens", allow_empty=True)))
+
+
+def _wordpiece_word_ids(tokens: list[str], flags: list[bool] | None, specials: set[str]) -> list[int | None]:
     out: list[int | None] = []
     word = -1
     previous_is_word = False
     for i, tok in enumerate(tokens):
-        is_special = bool(flags[i]) if flags is not None else tok in specials
+        is_special = flags[i] if flags is not None else tok in specials
         if is_special:
             out.append(None)
             previous_is_word = False
@@ -260,13 +281,29 @@ def wordpiece_word_ids(tokens: Sequence[str], special_tokens_mask=None,
 
 
 def _word_ids_tensor(word_ids, shape) -> torch.Tensor:
+    """Check ``word_ids`` against the ``(batch, seq_len)`` shape, then build a long tensor (-1 = None).
+
+    Every word id is range-checked (``< seq_len``) before the tensor, and the ``(batch, max id + 1)``
+    draws made from it, exist.
+    """
     if word_ids is None:
         raise ValueError("word_ids: whole-word masking needs word boundaries: pass encoding.word_ids(i) of a fast "
                          "tokenizer or companion.masking.wordpiece_word_ids(tokens) for each sequence")
-    rows = [word_ids] if word_ids and not isinstance(word_ids[0], (list, tuple)) else list(word_ids)
-    if len(rows) != shape[0] or any(len(r) != shape[1] for r in rows):
-        raise ValueError(f"word_ids: expected {shape[0]} sequence(s) of {shape[1]} entries, one per token")
-    return torch.tensor([[-1 if w is None else int(w) for w in r] for r in rows], dtype=torch.long)
+    if isinstance(word_ids, (torch.Tensor, str, bytes)) or not hasattr(word_ids, "__iter__"):
+        checks.word_ids(word_ids, "word_ids")  # raises the TypeError that explains what is expected
+    rows = list(word_ids)
+    nested = any(isinstance(r, (list, tuple, torch.Tensor, np.ndarray)) for r in rows)
+    rows = [(r, f"word_ids[{i}]") for i, r in enumerate(rows)] if nested else [(rows, "word_ids")]
+    if len(rows) != shape[0]:
+        raise ValueError(f"word_ids: expected {shape[0]} sequence(s) of {shape[1]} entries, one per token, "
+                         f"got {len(rows)} sequence(s)")
+    checked = []
+    for row, name in rows:
+        row = checks.word_ids(row, name, length=shape[1])
+        if len(row) != shape[1]:
+            raise ValueError(f"{name}: expected {shape[1]} entries (one per token of input_ids), got {len(row)}")
+        checked.append([-1 if w is None else w for w in row])
+    return torch.tensor(checked, dtype=torch.long).reshape(shape)
 
 
 def whole_word_mask(
@@ -291,7 +328,9 @@ def whole_word_mask(
         input_ids: ``(batch, seq_len)`` or ``(seq_len,)`` integer token ids.
         word_ids: per sequence, one entry per token: the word index, or ``None`` for tokens that must
             never be masked (special tokens, padding). For one 1-D sequence, a flat list. Get it from
-            a fast tokenizer's ``encoding.word_ids(i)`` or from :func:`wordpiece_word_ids`.
+            a fast tokenizer's ``encoding.word_ids(i)`` or from :func:`wordpiece_word_ids`. Word ids
+            count the words of the sequence from 0, so each is below ``seq_len`` (for a window cut
+            from a longer text, subtract the window's first word id).
         mask_token_id, vocab_size, mlm_probability, mask_replace_prob, random_replace_prob,
         generator: as in :func:`mlm_mask`.
 
@@ -299,22 +338,27 @@ def whole_word_mask(
         ``(inputs, labels)`` as in :func:`mlm_mask`; the pieces of a word are labelled all or none.
 
     Raises:
-        ValueError: if ``word_ids`` is missing or does not match ``input_ids`` in shape, or for a bad
-            probability.
+        TypeError: a word id that is neither ``None`` nor an int (a float, a bool, a string), word ids
+            given as a tensor, or as for :func:`mlm_mask`.
+        ValueError: ``word_ids`` missing, of another shape than ``input_ids``, or with a word id that
+            is negative or not below ``seq_len``; or as for :func:`mlm_mask`.
 
     Book section: 2.2, "Whole-word masking".
     """
-    ids, one_d = _ids(input_ids)
-    p = _probability("mlm_probability", mlm_probability)
-    _replacement_args(mask_replace_prob, random_replace_prob, mask_token_id, vocab_size)
+    mask_token_id, vocab_size = _vocab(mask_token_id, vocab_size)
+    ids, one_d = _ids(input_ids, vocab_size)
+    p = checks.probability(mlm_probability, "mlm_probability")
+    mask_p, random_p = _replacement_probs(mask_replace_prob, random_replace_prob)
     words = _word_ids_tensor(word_ids, ids.shape)
+    inputs, labels = _whole_word(ids, words, p, mask_token_id, vocab_size, mask_p, random_p, generator)
+    return (inputs[0], labels[0]) if one_d else (inputs, labels)
+
+
+def _whole_word(ids, words, p, mask_token_id, vocab_size, mask_p, random_p, generator):
     n_words = int(words.max().item()) + 1 if words.numel() else 0
     chosen = torch.rand((ids.shape[0], max(n_words, 1)), generator=generator) < p
     selected = (words >= 0) & chosen.gather(1, words.clamp(min=0))
-    inputs, labels = apply_replacement(ids, selected, mask_token_id=mask_token_id, vocab_size=vocab_size,
-                                       mask_replace_prob=mask_replace_prob,
-                                       random_replace_prob=random_replace_prob, generator=generator)
-    return (inputs[0], labels[0]) if one_d else (inputs, labels)
+    return _replace(ids, selected, None, mask_token_id, vocab_size, mask_p, random_p, generator)
 
 
 # ---------------------------------------------------------------------------- spans
@@ -330,14 +374,16 @@ def sample_span_lengths(n: int, *, p: float = 0.2, max_span: int = 10,
         A ``(n,)`` long tensor of lengths in ``[1, max_span]``.
 
     Raises:
+        TypeError: ``n`` or ``max_span`` not an int (bools included), ``p`` not a number.
         ValueError: if ``n`` < 0, ``p`` is not in (0, 1], or ``max_span`` < 1.
     """
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"n: expected a non-negative int, got {n!r}")
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-        raise ValueError(f"p: expected a number in (0, 1], got {p!r}")
-    if not isinstance(max_span, int) or max_span < 1:
-        raise ValueError(f"max_span: expected an int >= 1, got {max_span!r}")
+    n = checks.integer(n, "n", minimum=0)
+    p = checks.probability(p, "p", allow_zero=False)
+    max_span = checks.integer(max_span, "max_span", minimum=1)
+    return _span_lengths(n, p, max_span, generator)
+
+
+def _span_lengths(n: int, p: float, max_span: int, generator) -> torch.Tensor:
     if p == 1:
         return torch.ones(n, dtype=torch.long)
     q = 1.0 - p
@@ -379,15 +425,24 @@ def span_mask(
         of each sequence are labelled.
 
     Raises:
-        ValueError: as :func:`mlm_mask` and :func:`sample_span_lengths`.
+        TypeError, ValueError: as :func:`mlm_mask`; and for ``geometric_p`` not in (0, 1] or
+            ``max_span`` not an int >= 1.
 
     Book section: 2.2, "Span masking".
     """
-    ids, one_d = _ids(input_ids)
-    p = _probability("mlm_probability", mlm_probability)
-    _replacement_args(mask_replace_prob, random_replace_prob, mask_token_id, vocab_size)
-    special = _special(ids, special_tokens_mask, special_ids)
-    sample_span_lengths(0, p=geometric_p, max_span=max_span)  # validates the distribution's arguments
+    mask_token_id, vocab_size = _vocab(mask_token_id, vocab_size)
+    ids, one_d = _ids(input_ids, vocab_size)
+    p = checks.probability(mlm_probability, "mlm_probability")
+    mask_p, random_p = _replacement_probs(mask_replace_prob, random_replace_prob)
+    special = _special(ids, special_tokens_mask, special_ids, vocab_size)
+    geometric_p = checks.probability(geometric_p, "geometric_p", allow_zero=False)
+    max_span = checks.integer(max_span, "max_span", minimum=1)
+    inputs, labels = _span(ids, special, p, geometric_p, max_span, mask_token_id, vocab_size, mask_p, random_p,
+                           generator)
+    return (inputs[0], labels[0]) if one_d else (inputs, labels)
+
+
+def _span(ids, special, p, geometric_p, max_span, mask_token_id, vocab_size, mask_p, random_p, generator):
     batch, seq_len = ids.shape
     groups = torch.full(ids.shape, -1, dtype=torch.long)
     for row in range(batch):
@@ -395,7 +450,7 @@ def span_mask(
         budget = int(round(p * len(maskable)))
         done, span_id = 0, 0
         while done < budget:
-            length = int(sample_span_lengths(1, p=geometric_p, max_span=max_span, generator=generator))
+            length = int(_span_lengths(1, geometric_p, max_span, generator))
             start = int(maskable[torch.randint(len(maskable), (1,), generator=generator)])
             added = 0
             for pos in range(start, min(start + length, seq_len)):
@@ -406,10 +461,7 @@ def span_mask(
                     added += 1
             done += added
             span_id += 1
-    inputs, labels = apply_replacement(ids, groups >= 0, mask_token_id=mask_token_id, vocab_size=vocab_size,
-                                       mask_replace_prob=mask_replace_prob, random_replace_prob=random_replace_prob,
-                                       groups=groups, generator=generator)
-    return (inputs[0], labels[0]) if one_d else (inputs, labels)
+    return _replace(ids, groups >= 0, groups, mask_token_id, vocab_size, mask_p, random_p, generator)
 
 
 # ---------------------------------------------------------------------------- causal LM
@@ -430,18 +482,15 @@ def causal_lm_labels(input_ids, attention_mask=None) -> torch.Tensor:
         A long tensor shaped like ``input_ids``.
 
     Raises:
-        ValueError: if the shapes differ.
+        TypeError: ids that are not integers, or a mask that is not numbers/bools.
+        ValueError: a negative id, a mask value other than 0/1, or shapes that differ.
 
     Book section: 2.1, "Training a small GPT".
     """
-    ids, one_d = _ids(input_ids)
+    ids, one_d = _ids(input_ids, None)
     labels = ids.clone()
     if attention_mask is not None:
-        am = torch.as_tensor(attention_mask)
-        am = am.unsqueeze(0) if am.ndim == 1 else am
-        if am.shape != ids.shape:
-            raise ValueError(f"attention_mask: shape {tuple(am.shape)} does not match input_ids {tuple(ids.shape)}")
-        labels[am == 0] = IGNORE_INDEX
+        labels[~_flags(attention_mask, "attention_mask", ids)] = IGNORE_INDEX
     return labels[0] if one_d else labels
 
 
@@ -459,8 +508,13 @@ def shift_for_next_token(logits: torch.Tensor, labels: torch.Tensor) -> tuple[to
         ``(logits, labels)`` of shapes ``(batch, seq_len - 1, vocab)`` and ``(batch, seq_len - 1)``.
 
     Raises:
-        ValueError: if the shapes do not fit together or ``seq_len`` < 2.
+        TypeError: ``logits`` not a float tensor, ``labels`` not integers.
+        ValueError: if the shapes do not fit together, ``seq_len`` < 2, or a label is neither -100 nor
+            in ``[0, vocab)``.
     """
+    logits = checks.float_tensor(logits, "logits")
+    labels = checks.class_labels(labels, "labels", num_labels=logits.shape[-1] if logits.ndim else None,
+                                 ignore_index=IGNORE_INDEX)
     if logits.ndim != 3 or labels.ndim != 2 or logits.shape[:2] != labels.shape:
         raise ValueError(f"logits: expected (batch, seq_len, vocab) matching labels (batch, seq_len), got "
                          f"{tuple(logits.shape)} and {tuple(labels.shape)}")
@@ -481,12 +535,10 @@ class SentencePair(NamedTuple):
 
 
 def _documents(documents) -> list[list[str]]:
-    if isinstance(documents, str):
-        raise TypeError("documents: expected a sequence of documents, each a sequence of sentences")
-    docs = [list(d) for d in documents]
-    if any(isinstance(d, str) for d in documents):
-        raise TypeError("documents: each document must be a sequence of sentence strings, not one string")
-    return docs
+    if isinstance(documents, (str, bytes)) or not hasattr(documents, "__iter__"):
+        raise TypeError(f"documents: expected a sequence of documents, each a sequence of sentences, got "
+                        f"{type(documents).__name__}")
+    return [checks.texts(d, f"documents[{i}]", allow_empty=True) for i, d in enumerate(documents)]
 
 
 def nsp_pairs(documents: Sequence[Sequence[str]], *, random_prob: float = 0.5, seed: int = 0) -> list[SentencePair]:
@@ -500,7 +552,7 @@ def nsp_pairs(documents: Sequence[Sequence[str]], *, random_prob: float = 0.5, s
     Args:
         documents: each document is a sequence of sentences (strings), in order.
         random_prob: share of pairs whose B is random, in [0, 1].
-        seed: seed of Python's ``random.Random``.
+        seed: seed of Python's ``random.Random`` (an int).
 
     Returns:
         A list of :class:`SentencePair`, one per consecutive pair, in document order.
@@ -508,11 +560,13 @@ def nsp_pairs(documents: Sequence[Sequence[str]], *, random_prob: float = 0.5, s
     Raises:
         ValueError: if no document has two sentences, or fewer than two documents have any sentence
             (random B must come from another document), or ``random_prob`` is not in [0, 1].
-        TypeError: if ``documents`` is a string or holds strings instead of sentence lists.
+        TypeError: if ``documents`` is a string or holds strings instead of sentence lists, a sentence
+            is not a string, or ``seed`` is not an int.
 
     Book section: 2.2, "Sentence-level objectives".
     """
-    random_prob = _probability("random_prob", random_prob)
+    random_prob = checks.probability(random_prob, "random_prob")
+    seed = checks.integer(seed, "seed", minimum=None)
     docs = _documents(documents)
     if not any(len(d) >= 2 for d in docs):
         raise ValueError("documents: no document has two sentences, so there is no true next sentence")
@@ -544,7 +598,8 @@ def sop_pairs(documents: Sequence[Sequence[str]], *, swap_prob: float = 0.5, see
 
     Book section: 2.2, "Sentence-level objectives".
     """
-    swap_prob = _probability("swap_prob", swap_prob)
+    swap_prob = checks.probability(swap_prob, "swap_prob")
+    seed = checks.integer(seed, "seed", minimum=None)
     docs = _documents(documents)
     if not any(len(d) >= 2 for d in docs):
         raise ValueError("documents: no document has two sentences to order")
@@ -570,12 +625,13 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
         each patch flattened as (row, column, channel), as ``ViTMAEForPreTraining.patchify``.
 
     Raises:
-        ValueError: for a non-4-D tensor or a size not divisible by ``patch_size``.
+        TypeError: ``images`` not a tensor, ``patch_size`` not an int.
+        ValueError: for a non-4-D tensor, ``patch_size`` < 1, or a size not divisible by ``patch_size``.
 
     Book section: 2.2, "Masked image modelling".
     """
-    if not isinstance(patch_size, int) or patch_size < 1:
-        raise ValueError(f"patch_size: expected a positive int, got {patch_size!r}")
+    images = checks.instance(images, "images", torch.Tensor, what="a tensor")
+    patch_size = checks.integer(patch_size, "patch_size")
     if images.ndim != 4:
         raise ValueError(f"images: expected shape (batch, channels, height, width), got {tuple(images.shape)}")
     b, c, h, w = images.shape
@@ -589,8 +645,13 @@ def unpatchify(patches: torch.Tensor, patch_size: int, height: int, width: int) 
     """Inverse of :func:`patchify`: ``(batch, num_patches, p*p*c)`` back to ``(batch, c, height, width)``.
 
     Raises:
-        ValueError: if the patch count or size does not fit ``height``, ``width`` and ``patch_size``.
+        TypeError: ``patches`` not a tensor, a size not an int.
+        ValueError: a size < 1, or the patch count or size does not fit ``height``, ``width`` and
+            ``patch_size``.
     """
+    patches = checks.instance(patches, "patches", torch.Tensor, what="a tensor")
+    patch_size = checks.integer(patch_size, "patch_size")
+    height, width = checks.integer(height, "height"), checks.integer(width, "width")
     if patches.ndim != 3:
         raise ValueError(f"patches: expected shape (batch, num_patches, dim), got {tuple(patches.shape)}")
     b, n, dim = patches.shape
@@ -636,17 +697,18 @@ def random_patch_masking(batch_size: int, num_patches: int, mask_ratio: float = 
         A :class:`PatchMask`.
 
     Raises:
+        TypeError: a size that is not an int (bools included), ``mask_ratio`` not a number, ``noise``
+            not a float tensor.
         ValueError: for non-positive sizes, ``mask_ratio`` outside [0, 1), or noise of the wrong shape.
 
     Book section: 2.2, "Masked image modelling".
     """
-    for name, value in (("batch_size", batch_size), ("num_patches", num_patches)):
-        if not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    ratio = _probability("mask_ratio", mask_ratio, allow_one=False)
+    batch_size = checks.integer(batch_size, "batch_size")
+    num_patches = checks.integer(num_patches, "num_patches")
+    ratio = checks.probability(mask_ratio, "mask_ratio", allow_one=False)
     if noise is None:
         noise = torch.rand(batch_size, num_patches, generator=generator)
-    elif tuple(noise.shape) != (batch_size, num_patches):
+    elif tuple(checks.float_tensor(noise, "noise").shape) != (batch_size, num_patches):
         raise ValueError(f"noise: expected shape {(batch_size, num_patches)}, got {tuple(noise.shape)}")
     n_keep = int(num_patches * (1 - ratio))
     ids_shuffle = torch.argsort(noise, dim=1)
@@ -675,35 +737,49 @@ class MLMCollator:
 
     Raises:
         ValueError: for an unknown ``strategy``, a bad probability, or a tokenizer without
-            ``mask_token_id``/``pad_token_id``.
+            ``mask_token_id``/``pad_token_id``; when called, for an empty batch or an id outside the
+            tokenizer's vocabulary.
+        TypeError: a bad ``seed``; when called, an example that is not a dict with ``input_ids`` of
+            integer ids.
     """
 
     def __init__(self, tokenizer, strategy: str = "token", mlm_probability: float = 0.15, seed: int | None = None):
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy: {strategy!r} is not one of {STRATEGIES}")
+        self.strategy = checks.one_of(strategy, "strategy", STRATEGIES)
         if getattr(tokenizer, "mask_token_id", None) is None or getattr(tokenizer, "pad_token_id", None) is None:
             raise ValueError("tokenizer: needs a mask token and a pad token for masked language modelling")
-        self.tokenizer, self.strategy = tokenizer, strategy
-        self.mlm_probability = _probability("mlm_probability", mlm_probability)
+        self.tokenizer = tokenizer
+        self.mlm_probability = checks.probability(mlm_probability, "mlm_probability")
+        seed = None if seed is None else checks.integer(seed, "seed", minimum=0)
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
     def __call__(self, examples: Sequence[dict]) -> dict[str, torch.Tensor]:
-        seqs = [list(e["input_ids"]) for e in examples]
+        if isinstance(examples, Mapping) or not hasattr(examples, "__iter__"):
+            raise TypeError(f"examples: expected a list of examples (dicts with 'input_ids'), got "
+                            f"{type(examples).__name__}")
+        examples = list(examples)
+        if not examples:
+            raise ValueError("examples: expected at least one example, got an empty batch")
+        vocab_size, pad = len(self.tokenizer), self.tokenizer.pad_token_id
+        seqs = []
+        for i, e in enumerate(examples):
+            if not isinstance(e, Mapping) or "input_ids" not in e:
+                raise TypeError(f"examples[{i}]: expected a dict with 'input_ids', got {type(e).__name__}")
+            seqs.append(checks.token_ids(e["input_ids"], f"examples[{i}]['input_ids']", vocab_size=vocab_size,
+                                         ndim=1).tolist())
         longest = max(len(s) for s in seqs)
-        pad = self.tokenizer.pad_token_id
         ids = torch.tensor([s + [pad] * (longest - len(s)) for s in seqs], dtype=torch.long)
         attention = torch.tensor([[1] * len(s) + [0] * (longest - len(s)) for s in seqs], dtype=torch.long)
         special = torch.isin(ids, torch.tensor(self.tokenizer.all_special_ids)) | (attention == 0)
-        common = dict(mask_token_id=self.tokenizer.mask_token_id, vocab_size=len(self.tokenizer),
-                      mlm_probability=self.mlm_probability, generator=self.generator)
+        args = (self.mlm_probability, self.tokenizer.mask_token_id, vocab_size, 0.8, 0.1)
         if self.strategy == "token":
-            inputs, labels = mlm_mask(ids, special_tokens_mask=special, **common)
+            inputs, labels = _mlm(ids, special, *args, self.generator)
         elif self.strategy == "span":
-            inputs, labels = span_mask(ids, special_tokens_mask=special, **common)
+            inputs, labels = _span(ids, special, self.mlm_probability, 0.2, 10, *args[1:], self.generator)
         else:
-            words = [wordpiece_word_ids(self.tokenizer.convert_ids_to_tokens(row), special_tokens_mask=flags)
-                     for row, flags in zip(ids.tolist(), special.tolist())]
-            inputs, labels = whole_word_mask(ids, words, **common)
+            words = torch.tensor([[-1 if w is None else w for w in
+                                   _wordpiece_word_ids(self.tokenizer.convert_ids_to_tokens(row), flags, set())]
+                                  for row, flags in zip(ids.tolist(), special.tolist())], dtype=torch.long)
+            inputs, labels = _whole_word(ids, words.reshape(ids.shape), *args, self.generator)
         return {"input_ids": inputs, "attention_mask": attention, "labels": labels}
 
 

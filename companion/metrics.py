@@ -8,18 +8,27 @@ Book section: the text-classification case (8.1), "Evaluation".
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Hashable
 from typing import Sequence
 
 import numpy as np
+import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+from . import checks
+from .masking import IGNORE_INDEX
 
 
 def _labels(y, name: str) -> np.ndarray:
-    arr = np.asarray(y)
+    """Class ids as int64: integers, bools, or floats that are whole numbers (e.g. from pandas)."""
+    arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
     if arr.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D sequence of class ids, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name}: is empty")
+    if arr.dtype.kind not in "biuf":
+        checks.numbers(arr, name)  # raises the TypeError naming the first entry that is not a number
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
         exact = np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) \
             and np.all(np.abs(arr) < 2**53) and np.all(np.mod(arr, 1) == 0)
@@ -103,7 +112,7 @@ def compute_metrics(eval_pred) -> dict[str, float]:
         ``{"accuracy": float, "macro_f1": float}``.
 
     Raises:
-        TypeError: ``eval_pred`` is not a ``(logits, labels)`` pair.
+        TypeError: ``eval_pred`` is not a ``(logits, labels)`` pair, or holds strings.
         ValueError: the logits are not 2-D with at least 2 classes or not finite; the labels are not
             class ids in ``[0, num_classes)`` (e.g. a -100 ignore index) or do not match in length.
     """
@@ -124,34 +133,33 @@ def compute_metrics(eval_pred) -> dict[str, float]:
     return {"accuracy": accuracy(labels, preds), "macro_f1": macro_f1(labels, preds)}
 
 
-# ---------------------------------------------------------------------------- language models (chapter 2)
-IGNORE_INDEX = -100
 
 
 def _nll_values(token_nll, labels, ignore_index: int) -> np.ndarray:
-    """Flatten per-token losses to the 1-D array of the tokens that count."""
-    try:  # torch tensors (also on GPU) -> numpy
-        import torch
-
-        if isinstance(token_nll, torch.Tensor):
-            token_nll = token_nll.detach().float().cpu().numpy()
-        if isinstance(labels, torch.Tensor):
-            labels = labels.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    """Flatten per-token losses to the 1-D array of the tokens that count (types checked here,
+    values checked on the tokens that count)."""
+    loose = dict(ndim=None, finite=False, nan=True, allow_empty=True)  # NaN/inf are refused below
+    if isinstance(token_nll, torch.Tensor):  # also on GPU, also bfloat16
+        token_nll = token_nll.detach().float().cpu().numpy()
     if labels is not None:
-        values, lab = np.asarray(token_nll, dtype=float), np.asarray(labels)
+        values = checks.numbers(token_nll, "token_nll", **loose)
+        lab = checks.integers(labels, "labels").cpu().numpy()
         if values.shape != lab.shape:
             raise ValueError(f"labels: shape {lab.shape} does not match token_nll {values.shape}")
         values = values[lab != ignore_index]
-    elif isinstance(token_nll, np.ndarray) or np.isscalar(token_nll):
-        values = np.asarray(token_nll, dtype=float).ravel()
+    elif isinstance(token_nll, np.ndarray):
+        values = checks.numbers(token_nll, "token_nll", **loose).ravel()
+    elif isinstance(token_nll, (numbers.Real, np.number)) and not isinstance(token_nll, (bool, np.bool_)):
+        values = np.array([checks.number(token_nll, "token_nll", finite=False)])  # one loss
     else:  # a list: flat, or ragged (one sequence of real tokens each)
+        if isinstance(token_nll, (str, bytes)) or not hasattr(token_nll, "__iter__"):
+            raise TypeError(f"token_nll: expected per-token losses (a list, array or tensor of numbers), got "
+                            f"{token_nll!r:.60} ({type(token_nll).__name__})")
         items = list(token_nll)
         if items and all(np.ndim(x) == 1 for x in items):
-            values = np.concatenate([np.asarray(x, dtype=float) for x in items])
+            values = np.concatenate([checks.numbers(x, f"token_nll[{i}]", **loose) for i, x in enumerate(items)])
         else:
-            values = np.asarray(items, dtype=float).ravel()
+            values = checks.numbers(items, "token_nll", **loose).ravel()
     if values.size == 0:
         raise ValueError("token_nll: no tokens to score (every label is ignored, or the input is empty)")
     if not np.all(np.isfinite(values)) or np.any(values < 0):
@@ -181,11 +189,14 @@ def perplexity(token_nll, labels=None, *, ignore_index: int = IGNORE_INDEX) -> f
         Perplexity, a float >= 1.
 
     Raises:
+        TypeError: a loss that is not a number (a string, a bool), labels that are not integers,
+            ``ignore_index`` not an int.
         ValueError: if there is no token to score, a loss is negative or not finite, or ``labels``
             does not match ``token_nll`` in shape.
 
     Book section: 2.1, "Cross-entropy and perplexity" (Jurafsky & Martin, ch. 3).
     """
+    ignore_index = checks.integer(ignore_index, "ignore_index", minimum=None)
     values = _nll_values(token_nll, labels, ignore_index)
     return float(np.exp(values.sum() / values.size))
 
@@ -197,13 +208,11 @@ def perplexity_from_sum(nll_sum: float, n_tokens: int) -> float:
     batches, then call this once.
 
     Raises:
-        ValueError: if ``n_tokens`` is not a positive int or ``nll_sum`` is negative or not finite.
+        TypeError: ``n_tokens`` not an int or ``nll_sum`` not a number (bools and strings included).
+        ValueError: if ``n_tokens`` < 1 or ``nll_sum`` is negative or not finite.
     """
-    if isinstance(n_tokens, bool) or not isinstance(n_tokens, (int, np.integer)) or n_tokens <= 0:
-        raise ValueError(f"n_tokens: expected a positive int, got {n_tokens!r}")
-    nll_sum = float(nll_sum)
-    if not np.isfinite(nll_sum) or nll_sum < 0:
-        raise ValueError(f"nll_sum: expected a finite, non-negative total loss in nats, got {nll_sum!r}")
+    n_tokens = checks.integer(n_tokens, "n_tokens")
+    nll_sum = checks.number(nll_sum, "nll_sum", minimum=0)
     return float(np.exp(nll_sum / n_tokens))
 
 
@@ -223,10 +232,17 @@ def token_nll(logits, labels, *, shift: bool = False, ignore_index: int = IGNORE
         :func:`perplexity`.
 
     Raises:
-        ValueError: if the shapes do not fit together.
+        TypeError: ``logits`` not a float tensor, ``labels`` not integers, ``shift`` not a bool.
+        ValueError: if the shapes do not fit together, or a label is neither ``ignore_index`` nor in
+            ``[0, vocab)`` (checked here: cross-entropy would raise an IndexError naming nothing).
     """
     import torch.nn.functional as F
 
+    logits = checks.float_tensor(logits, "logits")
+    shift = checks.boolean(shift, "shift")
+    ignore_index = checks.integer(ignore_index, "ignore_index", minimum=None)
+    labels = checks.class_labels(labels, "labels", num_labels=logits.shape[-1] if logits.ndim else None,
+                                 ignore_index=ignore_index).to(logits.device)
     if logits.ndim != 3 or labels.ndim != 2 or logits.shape[:2] != labels.shape:
         raise ValueError(f"logits: expected (batch, seq_len, vocab) matching labels (batch, seq_len), got "
                          f"{tuple(logits.shape)} and {tuple(labels.shape)}")
@@ -261,24 +277,27 @@ def pseudo_perplexity(model, input_ids, special_tokens_mask, *, mask_token_id: i
         The pseudo-perplexity (float), or ``(pppl, token_nll)``.
 
     Raises:
-        ValueError: if the shapes differ or no token is maskable.
+        TypeError: ``model`` not an ``nn.Module``, ids that are not integers, masks that are not 0/1
+            flags, a count or flag of the wrong kind.
+        ValueError: an id or ``mask_token_id`` outside ``[0, vocab_size)`` (``model.config``'s, when it
+            has one), shapes that differ, or no maskable token.
 
     Book section: 2.2, "Pseudo-perplexity".
     """
-    import torch
-
-    ids = torch.as_tensor(input_ids).long()
-    special = torch.as_tensor(special_tokens_mask).bool()
-    if ids.ndim != 2 or special.shape != ids.shape:
-        raise ValueError(f"special_tokens_mask: expected the shape of input_ids (n, seq_len), got "
-                         f"{tuple(special.shape)} and {tuple(ids.shape)}")
+    checks.instance(model, "model", torch.nn.Module, what="a torch.nn.Module (a masked LM)")
+    vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
+    vocab_size = vocab_size if isinstance(vocab_size, int) else None
+    mask_token_id = checks.integer(mask_token_id, "mask_token_id", minimum=0,
+                                   maximum=None if vocab_size is None else vocab_size - 1)
+    ids = checks.token_ids(input_ids, "input_ids", vocab_size=vocab_size, ndim=2).long()
+    special = checks.binary_mask(special_tokens_mask, "special_tokens_mask", shape=ids.shape, like="input_ids")
+    batch_size = checks.integer(batch_size, "batch_size")
+    return_token_nll = checks.boolean(return_token_nll, "return_token_nll")
     rows, cols = torch.nonzero(~special, as_tuple=True)
     if rows.numel() == 0:
         raise ValueError("special_tokens_mask: every token is special; nothing to score")
     if attention_mask is not None:
-        attention = torch.as_tensor(attention_mask).long()
-        if attention.shape != ids.shape:
-            raise ValueError(f"attention_mask: shape {tuple(attention.shape)} does not match input_ids {tuple(ids.shape)}")
+        attention = checks.binary_mask(attention_mask, "attention_mask", shape=ids.shape, like="input_ids").long()
     else:
         pad_token_id = getattr(getattr(model, "config", None), "pad_token_id", None)
         attention = torch.ones_like(ids)
@@ -309,47 +328,31 @@ def pseudo_perplexity(model, input_ids, special_tokens_mask, *, mask_token_id: i
 CHINESE_BLEU_TOKENIZE = "zh"
 
 
-def _hypotheses(hypotheses) -> list[str]:
-    if isinstance(hypotheses, str):
-        raise TypeError("hypotheses: expected a list of strings (one per segment), got a single string")
-    try:
-        hyps = list(hypotheses)
-    except TypeError:
-        raise TypeError(f"hypotheses: expected a list of strings, got {type(hypotheses).__name__}") from None
-    if not hyps:
-        raise ValueError("hypotheses: is empty")
-    bad = next((i for i, h in enumerate(hyps) if not isinstance(h, str)), None)
-    if bad is not None:
-        raise TypeError(f"hypotheses: item {bad} is a {type(hyps[bad]).__name__}, not a str")
-    return hyps
-
-
 def _reference_streams(references, n: int) -> list[list[str]]:
     """Normalise ``references`` to a list of streams, each a list of ``n`` strings.
 
     A flat list of strings is one stream (one reference per segment); a list of such lists is
     several streams (stream ``k`` holds the ``k``-th reference of every segment), sacreBLEU's layout.
     """
-    if isinstance(references, str):
-        raise TypeError("references: expected a list of strings or a list of reference streams, got a string")
+    if isinstance(references, (str, bytes)) or not hasattr(references, "__iter__"):
+        raise TypeError(f"references: expected a list of strings or a list of reference streams, got "
+                        f"{type(references).__name__}")
     refs = list(references)
     if not refs:
         raise ValueError("references: is empty")
-    streams = [refs] if all(isinstance(r, str) for r in refs) else [list(s) for s in refs]
+    flat = all(isinstance(r, str) for r in refs)
+    streams = [refs] if flat else [checks.texts(s, f"references[{k}]") for k, s in enumerate(refs)]
     for k, stream in enumerate(streams):
-        if isinstance(stream, str) or not all(isinstance(r, str) for r in stream):
-            raise TypeError(f"references: stream {k} must be a list of strings")
         if len(stream) != n:
             raise ValueError(f"references: stream {k} has {len(stream)} references but there are {n} hypotheses "
                              "(sacreBLEU would silently score only the shorter of the two)")
     return streams
 
 
-def _check_tokenize(tokenize: str) -> None:
+def _check_tokenize(tokenize: str) -> str:
     from sacrebleu.metrics import BLEU
 
-    if not isinstance(tokenize, str) or tokenize not in BLEU.TOKENIZERS:
-        raise ValueError(f"tokenize: {tokenize!r} is not one of sacreBLEU's tokenizers {sorted(BLEU.TOKENIZERS)}")
+    return checks.one_of(tokenize, "tokenize", sorted(BLEU.TOKENIZERS))
 
 
 def corpus_bleu(hypotheses: Sequence[str], references, *, tokenize: str = CHINESE_BLEU_TOKENIZE):
@@ -378,7 +381,7 @@ def corpus_bleu(hypotheses: Sequence[str], references, *, tokenize: str = CHINES
     """
     from sacrebleu.metrics import BLEU
 
-    hyps = _hypotheses(hypotheses)
+    hyps = checks.texts(hypotheses, "hypotheses")
     streams = _reference_streams(references, len(hyps))
     _check_tokenize(tokenize)
     return BLEU(tokenize=tokenize).corpus_score(hyps, streams)
@@ -398,10 +401,9 @@ def corpus_chrf(hypotheses: Sequence[str], references, *, word_order: int = 0):
     """
     from sacrebleu.metrics import CHRF
 
-    hyps = _hypotheses(hypotheses)
+    hyps = checks.texts(hypotheses, "hypotheses")
     streams = _reference_streams(references, len(hyps))
-    if word_order not in (0, 1, 2):
-        raise ValueError(f"word_order: expected 0, 1 or 2, got {word_order!r}")
+    word_order = checks.one_of(word_order, "word_order", (0, 1, 2))
     return CHRF(word_order=word_order).corpus_score(hyps, streams)
 
 
@@ -410,13 +412,13 @@ def bleu_signature(tokenize: str = CHINESE_BLEU_TOKENIZE, nrefs: int = 1) -> str
     ``nrefs:1|case:mixed|eff:no|tok:zh|smooth:exp|version:2.6.0``: report it with every score.
 
     Raises:
-        ValueError: if ``tokenize`` is unknown or ``nrefs`` is not a positive int.
+        ValueError: if ``tokenize`` is unknown or ``nrefs`` < 1.
+        TypeError: if ``nrefs`` is not an int (``True`` included).
     """
     from sacrebleu.metrics import BLEU
 
     _check_tokenize(tokenize)
-    if not isinstance(nrefs, int) or nrefs <= 0:
-        raise ValueError(f"nrefs: expected a positive int, got {nrefs!r}")
+    nrefs = checks.integer(nrefs, "nrefs")
     bleu = BLEU(tokenize=tokenize)
     bleu.corpus_score(["x"], [["x"]] * nrefs)  # sacreBLEU learns the number of references by scoring
     return str(bleu.get_signature())
@@ -426,14 +428,13 @@ def chrf_signature(word_order: int = 0, nrefs: int = 1) -> str:
     """sacreBLEU's signature for :func:`corpus_chrf`, e.g. ``nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0``.
 
     Raises:
-        ValueError: if ``word_order`` is not 0, 1 or 2 or ``nrefs`` is not a positive int.
+        ValueError: if ``word_order`` is not 0, 1 or 2 or ``nrefs`` < 1.
+        TypeError: if ``nrefs`` is not an int (``True`` included).
     """
     from sacrebleu.metrics import CHRF
 
-    if word_order not in (0, 1, 2):
-        raise ValueError(f"word_order: expected 0, 1 or 2, got {word_order!r}")
-    if not isinstance(nrefs, int) or nrefs <= 0:
-        raise ValueError(f"nrefs: expected a positive int, got {nrefs!r}")
+    word_order = checks.one_of(word_order, "word_order", (0, 1, 2))
+    nrefs = checks.integer(nrefs, "nrefs")
     chrf = CHRF(word_order=word_order)
     chrf.corpus_score(["x"], [["x"]] * nrefs)
     return str(chrf.get_signature())
@@ -455,13 +456,8 @@ def sentence_bleu(hypothesis: str, references, *, tokenize: str = CHINESE_BLEU_T
     """
     from sacrebleu.metrics import BLEU
 
-    if not isinstance(hypothesis, str):
-        raise TypeError(f"hypothesis: expected a str, got {type(hypothesis).__name__}")
-    refs = [references] if isinstance(references, str) else list(references)
-    if not refs:
-        raise ValueError("references: is empty")
-    if not all(isinstance(r, str) for r in refs):
-        raise TypeError("references: expected strings")
+    checks.text(hypothesis, "hypothesis")
+    refs = [references] if isinstance(references, str) else checks.texts(references, "references")
     _check_tokenize(tokenize)
     return float(BLEU(tokenize=tokenize, effective_order=True).sentence_score(hypothesis, refs).score)
 
@@ -472,20 +468,28 @@ def corpus_bleu_by_group(hypotheses: Sequence[str], references: Sequence[str], g
 
     Args:
         hypotheses, references: ``n`` strings each (one reference per segment).
-        groups: ``n`` hashable group labels.
+        groups: ``n`` hashable group labels (ints, strings ...; not lists).
 
     Returns:
         ``{group: (segments, BLEU)}``, sorted by group label when the labels are sortable (else
         in order of first appearance).
 
     Raises:
-        ValueError: if the three sequences differ in length (or as :func:`corpus_bleu`).
+        TypeError: a hypothesis or reference that is not a string (several reference streams
+            included: this function takes one reference per segment), or an unhashable group label.
+        ValueError: if the three sequences differ in length, or as :func:`corpus_bleu`.
     """
-    hyps = _hypotheses(hypotheses)
-    refs = _reference_streams(references, len(hyps))[0]
+    hyps = checks.texts(hypotheses, "hypotheses")
+    refs = checks.texts(references, "references")
+    checks.same_length("hypotheses", hyps, "references", refs)
+    if isinstance(groups, (str, bytes)) or not hasattr(groups, "__iter__"):
+        raise TypeError(f"groups: expected one label per segment, got {type(groups).__name__}")
     groups = list(groups)
-    if len(groups) != len(hyps):
-        raise ValueError(f"groups: has {len(groups)} labels but there are {len(hyps)} hypotheses")
+    checks.same_length("hypotheses", hyps, "groups", groups)
+    for i, g in enumerate(groups):
+        if not isinstance(g, Hashable):
+            raise TypeError(f"groups[{i}]: expected a hashable label (an int, a string ...), got {g!r:.60}")
+    tokenize = _check_tokenize(tokenize)
     members: dict = {}
     for i, g in enumerate(groups):
         members.setdefault(g, []).append(i)

@@ -20,11 +20,12 @@ Book sections: chapter 5.3 (freezing, layer-wise learning-rate decay, weight dec
 from __future__ import annotations
 
 import math
-import numbers
 import re
 from typing import Callable, Iterable, Sequence
 
 import torch
+
+from . import checks
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adafactor")
 _NO_DECAY = re.compile(r"bias|layernorm|layer_norm|(?:^|\.)norm(?:$|\.)|_norm(?:$|\.)", re.IGNORECASE)
@@ -49,29 +50,60 @@ def decay_parameter_names(model: torch.nn.Module) -> list[str]:
             if n not in norm_params and not _NO_DECAY.search(n)]
 
 
-def _check_weight_decay(weight_decay) -> None:
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) \
-            or not 0 <= weight_decay < math.inf:
-        raise ValueError(f"weight_decay: expected a finite number >= 0, got {weight_decay!r}")
+def _check_weight_decay(weight_decay) -> float:
+    return checks.number(weight_decay, "weight_decay", minimum=0)
 
 
-def _check_step_size(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
+def _check_step_size(value, name: str) -> float:
+    return checks.number(value, name, minimum=0, strict_minimum=True)
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Two optimiser parameter groups, as the ``Trainer`` builds them: the weight matrices with
-    ``weight_decay``, the biases and LayerNorm parameters with 0. Frozen parameters are left out.
+def param_groups(model: torch.nn.Module, weight_decay: float, *, lr: float | None = None,
+                 lr_by_prefix: dict[str, float] | None = None) -> list[dict]:
+    """Optimiser parameter groups, as the ``Trainer`` builds them: weight matrices with ``weight_decay``,
+    biases and LayerNorm parameters with 0 (:func:`decay_parameter_names`). Frozen parameters are left out.
+
+    With ``lr_by_prefix`` (e.g. ``{"encoder.": 5e-5}`` for a warm-started encoder-decoder whose new
+    decoder trains at ``lr=5e-4``), a parameter whose name starts with a prefix gets that learning rate
+    (the longest matching prefix wins), the others ``lr``; each group then carries its own ``"lr"``.
+
+    Returns:
+        A list of dicts for any ``torch.optim`` optimiser (empty groups dropped), each with ``params``,
+        ``weight_decay`` and, when learning rates are given, ``lr``.
 
     Raises:
-        ValueError: if ``weight_decay`` is not a finite number >= 0.
+        TypeError / ValueError: ``weight_decay`` not a finite number >= 0; a learning rate not a positive
+            finite number; a prefix that matches no trainable parameter.
     """
-    _check_weight_decay(weight_decay)
+    weight_decay = _check_weight_decay(weight_decay)
+    if lr is not None:
+        lr = _check_step_size(lr, "lr")
+    prefixes = {}
+    for prefix, value in (lr_by_prefix or {}).items():
+        if not isinstance(prefix, str) or not prefix:
+            raise TypeError(f"lr_by_prefix: keys must be non-empty parameter-name prefixes, got {prefix!r}")
+        prefixes[prefix] = _check_step_size(value, f"lr_by_prefix[{prefix!r}]")
     decay = set(decay_parameter_names(model))
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    return [{"params": [p for n, p in named if n in decay], "weight_decay": weight_decay},
-            {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0}]
+    for prefix in prefixes:
+        if not any(n.startswith(prefix) for n, _ in named):
+            raise ValueError(f"lr_by_prefix: no trainable parameter name starts with {prefix!r}")
+
+    def rate(name):
+        matches = [pre for pre in prefixes if name.startswith(pre)]
+        return prefixes[max(matches, key=len)] if matches else lr
+
+    groups: dict = {}
+    for n, p in named:
+        key = (rate(n), n in decay)
+        groups.setdefault(key, []).append(p)
+    out = []
+    for (group_lr, decays), params in groups.items():
+        group = {"params": params, "weight_decay": weight_decay if decays else 0.0}
+        if group_lr is not None:
+            group["lr"] = group_lr
+        out.append(group)
+    return out
 
 
 def num_encoder_layers(model: torch.nn.Module) -> int:
@@ -87,8 +119,7 @@ def layer_index(name: str, num_layers: int) -> int:
     Raises:
         ValueError: if ``num_layers`` is not a positive int.
     """
-    if not isinstance(num_layers, int) or num_layers <= 0:
-        raise ValueError(f"num_layers: expected a positive int, got {num_layers!r}")
+    num_layers = checks.integer(num_layers, "num_layers")
     if "embeddings" in name:
         return 0
     m = _LAYER.search(name)
@@ -113,11 +144,9 @@ def layerwise_lr_groups(model: torch.nn.Module, lr: float, decay: float, weight_
         ValueError: if ``lr`` is not positive, ``decay`` is not in (0, 1], ``weight_decay`` is not a
             finite number >= 0, or the model has no encoder layers.
     """
-    if not lr > 0:
-        raise ValueError(f"lr: expected > 0, got {lr!r}")
-    if not 0 < decay <= 1:
-        raise ValueError(f"decay: expected a value in (0, 1], got {decay!r}")
-    _check_weight_decay(weight_decay)
+    lr = _check_step_size(lr, "lr")
+    decay = checks.number(decay, "decay", minimum=0, maximum=1, strict_minimum=True)
+    weight_decay = _check_weight_decay(weight_decay)
     n_layers = num_encoder_layers(model)
     if n_layers == 0:
         raise ValueError("model: found no '...layer.<i>.' parameters to assign depths to")
@@ -145,8 +174,8 @@ def freeze_lower_layers(model: torch.nn.Module, n_layers: int, freeze_embeddings
         ValueError: if ``n_layers`` is negative or larger than the model's number of blocks.
     """
     total = num_encoder_layers(model)
-    if not isinstance(n_layers, int) or not 0 <= n_layers <= total:
-        raise ValueError(f"n_layers: expected an int in [0, {total}], got {n_layers!r}")
+    n_layers = checks.integer(n_layers, "n_layers", minimum=0, maximum=total)
+    freeze_embeddings = checks.boolean(freeze_embeddings, "freeze_embeddings")
     frozen = 0
     for name, p in model.named_parameters():
         depth = layer_index(name, max(total, 1))
@@ -174,10 +203,9 @@ def make_optimizer(name: str, groups: Iterable, lr: float, weight_decay: float =
     Raises:
         ValueError: for an unknown ``name`` or a non-positive ``lr``.
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"name: {name!r} is not one of {OPTIMIZERS}")
-    if not lr > 0:
-        raise ValueError(f"lr: expected > 0, got {lr!r}")
+    checks.one_of(name, "name", OPTIMIZERS)
+    lr = _check_step_size(lr, "lr")
+    weight_decay = _check_weight_decay(weight_decay)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay)
     if name == "adam":
@@ -254,8 +282,9 @@ def mezo_step(params: Sequence[torch.Tensor], loss_fn: Callable[[], torch.Tensor
             ``loss_fn`` returns a non-finite or non-scalar loss (``params`` are then restored, as
             they are when ``loss_fn`` raises).
     """
-    _check_step_size(lr, "lr")
-    _check_step_size(eps, "eps")
+    lr = _check_step_size(lr, "lr")
+    eps = _check_step_size(eps, "eps")
+    seed = checks.integer(seed, "seed", minimum=0)
     params = list(params)
     if not params:
         raise ValueError("params: nothing to train")
@@ -293,9 +322,7 @@ class MeZO:
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("params: nothing to train")
-        _check_step_size(lr, "lr")
-        _check_step_size(eps, "eps")
-        self.lr, self.eps = lr, eps
+        self.lr, self.eps = _check_step_size(lr, "lr"), _check_step_size(eps, "eps")
         self._seeds = torch.Generator().manual_seed(seed)
         self.state: dict = {}  # no per-parameter state: that is the point
 

@@ -19,8 +19,8 @@ The steps of a modern text pipeline, each small enough to read (book chapter 3):
   :func:`companion.data.train_wordpiece_tokenizer`; :func:`fertility` and :func:`unknown_rate`
   compare them.
 
-Data: :func:`load_imdb_unsupervised` (unlabelled IMDb reviews, Maas et al. 2011) and
-:func:`load_tatoeba_pairs` (English-Mandarin sentence pairs from Tatoeba, CC-BY 2.0 FR).
+Data: :func:`companion.data.load_imdb_unlabelled` (``source="raw"``: unlabelled IMDb reviews as
+published, Maas et al. 2011) and :func:`companion.data.read_tatoeba` (English-Mandarin pairs, CC-BY 2.0 FR).
 
 Book section: chapter 3 (3.2 cleaning, 3.3 building and splitting, "Tokenizers").
 """
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import numbers
 import os
 import re
 import unicodedata
@@ -37,97 +38,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
-from .data import packaged_data_dir
-
-# ---------------------------------------------------------------------------- data
-IMDB_UNSUPERVISED_SOURCES = ("sample", "hub")
-TATOEBA_ATTRIBUTION = (
-    "Sentence pairs from Tatoeba (https://tatoeba.org), CC-BY 2.0 FR; per-pair attribution in the "
-    "'attribution' column. Export distributed by https://www.manythings.org/anki/."
-)
-
-
-def load_imdb_unsupervised(source: str = "sample", n: int | None = None) -> pd.DataFrame:
-    """Unlabelled IMDb reviews (the ``unsupervised`` split of Maas et al., ACL 2011), *raw*.
-
-    The texts are returned as published, with their ``<br />`` tags, HTML entities and
-    duplicates: they are the input of the cleaning steps of chapter 3.
-
-    Args:
-        source: ``"sample"`` -- the committed sample ``companion/_data/imdb/unsupervised.parquet``
-            (a seeded random sample of the 50,000 reviews, enriched with every member of a few
-            duplicate groups so that de-duplication has something to find; see
-            ``scripts/make_samples.py``); ``"hub"`` -- all 50,000 reviews: the file
-            ``unsupervised.parquet`` in ``$COMPANION_DATA_DIR`` if that is set, else the hub dataset
-            ``stanfordnlp/imdb``, split ``unsupervised``; or a path to a parquet file.
-        n: keep only the first ``n`` rows (``None``: all).
-
-    Returns:
-        A DataFrame with columns ``doc_id`` (int, position in the source) and ``text`` (str).
-
-    Raises:
-        ValueError: for an unknown ``source`` or a non-positive ``n``.
-    """
-    if n is not None and (not isinstance(n, int) or n <= 0):
-        raise ValueError(f"n: expected a positive int or None, got {n!r}")
-    if source == "sample":
-        df = pd.read_parquet(packaged_data_dir() / "imdb" / "unsupervised.parquet", columns=["text"])
-    elif source == "hub":
-        local = os.environ.get("COMPANION_DATA_DIR")
-        if local:
-            df = pd.read_parquet(Path(local) / "unsupervised.parquet", columns=["text"])
-        else:
-            from datasets import load_dataset
-
-            df = load_dataset("stanfordnlp/imdb", split="unsupervised").select_columns(["text"]).to_pandas()
-    elif isinstance(source, (str, Path)) and Path(source).is_file():
-        df = pd.read_parquet(source, columns=["text"])
-    else:
-        raise ValueError(f"source: {source!r} is not one of {IMDB_UNSUPERVISED_SOURCES} or a parquet file")
-    df = df.iloc[:n] if n is not None else df
-    return pd.DataFrame({"doc_id": range(len(df)), "text": df["text"].tolist()})
-
-
-def load_tatoeba_pairs(path: str | os.PathLike | None = None, n: int | None = None) -> pd.DataFrame:
-    """English-Mandarin sentence pairs from Tatoeba (CC-BY 2.0 FR; keep the attribution column).
-
-    Args:
-        path: a tab-separated file of ``english, chinese, attribution`` lines without header;
-            default: the committed 5,000-pair sample ``companion/_data/tatoeba/pairs.tsv`` made by
-            ``scripts/make_samples.py`` (``make_tatoeba``).
-        n: keep only the first ``n`` pairs.
-
-    Returns:
-        A DataFrame with columns ``english``, ``chinese``, ``attribution`` (str).
-
-    Raises:
-        ValueError: if a line does not have three tab-separated fields, or ``n`` is not positive.
-    """
-    if n is not None and (not isinstance(n, int) or n <= 0):
-        raise ValueError(f"n: expected a positive int or None, got {n!r}")
-    path = Path(path) if path is not None else packaged_data_dir() / "tatoeba" / "pairs.tsv"
-    rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        fields = line.split("\t")
-        if len(fields) != 3:
-            raise ValueError(f"path: line {i} of {path} has {len(fields)} tab-separated fields, expected 3")
-        rows.append(fields)
-        if n is not None and len(rows) == n:
-            break
-    return pd.DataFrame(rows, columns=["english", "chinese", "attribution"])
-
-
-def _check_texts(texts, name: str = "texts") -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError(f"{name}: expected a sequence of strings, got a single string")
-    texts = list(texts)
-    bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
-    if bad:
-        raise TypeError(f"{name}: expected strings, got {bad[0]}")
-    return texts
-
+from . import checks
 
 # ---------------------------------------------------------------------------- cleaning
 def normalize_unicode(text: str, form: str = "NFKC") -> str:
@@ -140,10 +54,8 @@ def normalize_unicode(text: str, form: str = "NFKC") -> str:
     Raises:
         TypeError: if ``text`` is not a string. ValueError: for an unknown ``form``.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text: expected str, got {type(text).__name__}")
-    if form not in ("NFC", "NFD", "NFKC", "NFKD"):
-        raise ValueError(f"form: {form!r} is not one of NFC, NFD, NFKC, NFKD")
+    checks.text(text, "text")
+    form = checks.one_of(form, "form", ("NFC", "NFD", "NFKC", "NFKD"))
     return unicodedata.normalize(form, text)
 
 
@@ -188,8 +100,10 @@ def strip_html(text: str) -> str:
     Raises:
         TypeError: if ``text`` is not a string.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text: expected str, got {type(text).__name__}")
+    return _strip_html(checks.text(text, "text"))
+
+
+def _strip_html(text: str) -> str:
     parser = _TextExtractor()
     parser.feed(text)
     parser.close()
@@ -205,12 +119,20 @@ def clean_text(text: str) -> str:
     Raises:
         TypeError: if ``text`` is not a string.
     """
-    return strip_html(normalize_unicode(text))
+    return _clean_text(checks.text(text, "text"))
+
+
+def _clean_text(text: str) -> str:
+    return _strip_html(unicodedata.normalize("NFKC", text))
 
 
 def word_count(text: str) -> int:
-    """Number of whitespace-separated words."""
-    return len(text.split())
+    """Number of whitespace-separated words.
+
+    Raises:
+        TypeError: if ``text`` is not a string.
+    """
+    return len(checks.text(text, "text").split())
 
 
 _WORD = re.compile(r"\w+", flags=re.UNICODE)
@@ -238,10 +160,12 @@ def duplicate_ngram_fraction(text: str, n: int = 3) -> float:
         A float in [0, 1]; 0.0 for a text with fewer than ``n`` words.
 
     Raises:
-        ValueError: if ``n`` is not a positive int.
+        TypeError: ``text`` not a string, ``n`` not an int (bools included). ValueError: ``n`` < 1.
     """
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n: expected a positive int, got {n!r}")
+    return _duplicate_ngram_fraction(checks.text(text, "text"), checks.integer(n, "n"))
+
+
+def _duplicate_ngram_fraction(text: str, n: int) -> float:
     words = _words(text)
     total = sum(len(w) for w in words)
     if len(words) < n or total == 0:
@@ -276,8 +200,10 @@ def scrub_pii(text: str) -> tuple[str, dict[str, int]]:
     Raises:
         TypeError: if ``text`` is not a string.
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text: expected str, got {type(text).__name__}")
+    return _scrub_pii(checks.text(text, "text"))
+
+
+def _scrub_pii(text: str) -> tuple[str, dict[str, int]]:
     text, n_email = EMAIL.subn("<EMAIL>", text)
     text, n_url = URL.subn("<URL>", text)
     return text, {"email": n_email, "url": n_url}
@@ -299,8 +225,12 @@ def exact_duplicates(texts: Sequence[str]) -> list[int]:
     Raises:
         TypeError: if ``texts`` is a string or holds a non-string.
     """
+    return _exact_duplicates(checks.texts(texts, "texts", allow_empty=True))
+
+
+def _exact_duplicates(texts: list[str]) -> list[int]:
     seen, dups = set(), []
-    for i, text in enumerate(_check_texts(texts)):
+    for i, text in enumerate(texts):
         key = _dedup_key(text)
         if key in seen:
             dups.append(i)
@@ -316,10 +246,12 @@ def shingles(text: str, n: int = 5) -> set[str]:
     A text with fewer than ``n`` words gives one shingle of all its words (empty set if none).
 
     Raises:
-        ValueError: if ``n`` is not a positive int.
+        TypeError: ``text`` not a string, ``n`` not an int (bools included). ValueError: ``n`` < 1.
     """
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n: expected a positive int, got {n!r}")
+    return _shingles(checks.text(text, "text"), checks.integer(n, "n"))
+
+
+def _shingles(text: str, n: int) -> set[str]:
     words = _words(text)
     if len(words) < n:
         return {" ".join(words)} if words else set()
@@ -327,7 +259,17 @@ def shingles(text: str, n: int = 5) -> set[str]:
 
 
 def jaccard(a: set, b: set) -> float:
-    """Jaccard similarity ``|a ∩ b| / |a ∪ b|`` of two sets, in [0, 1]; 1.0 for two empty sets."""
+    """Jaccard similarity ``|a ∩ b| / |a ∪ b|`` of two sets, in [0, 1]; 1.0 for two empty sets.
+
+    Raises:
+        TypeError: if ``a`` or ``b`` is not a set (a string or list would compare characters or items).
+    """
+    checks.instance(a, "a", (set, frozenset), what="a set")
+    checks.instance(b, "b", (set, frozenset), what="a set")
+    return _jaccard(a, b)
+
+
+def _jaccard(a: set, b: set) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
@@ -341,14 +283,22 @@ def minhashes(texts: Sequence[str], *, num_perm: int = 128, ngram: int = 5, seed
     with standard error about ``sqrt(J (1 - J) / num_perm)`` (0.035 at J = 0.5, 128 permutations).
 
     Raises:
-        TypeError: as :func:`exact_duplicates`. ValueError: if ``num_perm`` < 2 or ``ngram`` < 1.
+        TypeError: as :func:`exact_duplicates`; a count or ``seed`` that is not an int.
+        ValueError: if ``num_perm`` < 2, ``ngram`` < 1 or ``seed`` < 0.
     """
+    texts = checks.texts(texts, "texts", allow_empty=True)
+    return _minhashes(texts, *_minhash_args(num_perm, ngram, seed))
+
+
+def _minhash_args(num_perm, ngram, seed) -> tuple[int, int, int]:
+    return (checks.integer(num_perm, "num_perm", minimum=2), checks.integer(ngram, "ngram"),
+            checks.integer(seed, "seed", minimum=0))
+
+
+def _minhashes(texts: list[str], num_perm: int, ngram: int, seed: int):
     from datasketch import LeanMinHash, MinHash
 
-    texts = _check_texts(texts)
-    if not isinstance(num_perm, int) or num_perm < 2:
-        raise ValueError(f"num_perm: expected an int >= 2, got {num_perm!r}")
-    sets = [[s.encode("utf-8") for s in shingles(t, ngram)] for t in texts]
+    sets = [[s.encode("utf-8") for s in _shingles(t, ngram)] for t in texts]
     return [LeanMinHash(m) for m in MinHash.generator(sets, num_perm=num_perm, seed=seed)]
 
 
@@ -390,13 +340,19 @@ def near_duplicate_clusters(texts: Sequence[str], *, threshold: float = 0.8, num
         Keep ``cluster[0]`` of each and drop the rest (:func:`near_duplicates_to_drop`).
 
     Raises:
+        TypeError: as :func:`minhashes`; ``threshold`` not a number, ``verify`` not a bool.
         ValueError: if ``threshold`` is not in (0, 1); as :func:`minhashes`.
     """
+    texts = checks.texts(texts, "texts", allow_empty=True)
+    threshold = checks.probability(threshold, "threshold", allow_zero=False, allow_one=False)
+    verify = checks.boolean(verify, "verify")
+    return _near_duplicate_clusters(texts, threshold, *_minhash_args(num_perm, ngram, seed), verify)
+
+
+def _near_duplicate_clusters(texts, threshold, num_perm, ngram, seed, verify) -> list[list[int]]:
     from datasketch import MinHashLSH
 
-    if not (isinstance(threshold, (int, float)) and 0 < threshold < 1):
-        raise ValueError(f"threshold: expected a number in (0, 1), got {threshold!r}")
-    sigs = minhashes(texts, num_perm=num_perm, ngram=ngram, seed=seed)
+    sigs = _minhashes(texts, num_perm, ngram, seed)
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     uf = _UnionFind(len(sigs))
     for i, sig in enumerate(sigs):
@@ -411,7 +367,14 @@ def near_duplicate_clusters(texts: Sequence[str], *, threshold: float = 0.8, num
 
 
 def near_duplicates_to_drop(clusters: Iterable[Sequence[int]]) -> list[int]:
-    """All positions of the clusters except the first (smallest) of each, sorted."""
+    """All positions of the clusters except the first (smallest) of each, sorted.
+
+    Raises:
+        TypeError: a cluster that is not a list of int positions. ValueError: a negative position.
+    """
+    if isinstance(clusters, (str, bytes)) or not hasattr(clusters, "__iter__"):
+        raise TypeError(f"clusters: expected a list of clusters (lists of positions), got {type(clusters).__name__}")
+    clusters = [checks.integers(c, f"clusters[{k}]", minimum=0, ndim=1).tolist() for k, c in enumerate(clusters)]
     return sorted(i for c in clusters for i in sorted(c)[1:])
 
 
@@ -435,39 +398,49 @@ def clean_corpus(texts: Sequence[str], *, min_words: int = 20, max_words: int = 
         ``documents out`` (and, for the PII step, the number of replacements in ``changed``).
 
     Raises:
-        TypeError: as :func:`exact_duplicates`. ValueError: for ``min_words`` > ``max_words`` or
-            a fraction outside [0, 1].
+        TypeError: as :func:`exact_duplicates`; a count that is not an int, a fraction or threshold
+            that is not a number (e.g. ``"0.2"``), ``scrub`` not a bool.
+        ValueError: for no text at all, ``min_words`` > ``max_words``, a negative count, a fraction
+            outside [0, 1], or as :func:`near_duplicate_clusters`.
     """
-    texts = _check_texts(texts)
-    if not (isinstance(min_words, int) and isinstance(max_words, int) and 0 <= min_words <= max_words):
+    texts = checks.texts(texts, "texts")
+    min_words = checks.integer(min_words, "min_words", minimum=0)
+    max_words = checks.integer(max_words, "max_words", minimum=0)
+    if min_words > max_words:
         raise ValueError(f"min_words: expected 0 <= min_words <= max_words, got {min_words!r} and {max_words!r}")
-    if not 0 <= max_duplicate_ngram_fraction <= 1:
-        raise ValueError(f"max_duplicate_ngram_fraction: expected a value in [0, 1], got {max_duplicate_ngram_fraction!r}")
+    max_duplicate_ngram_fraction = checks.probability(max_duplicate_ngram_fraction, "max_duplicate_ngram_fraction")
+    ngram = checks.integer(ngram, "ngram")
+    if near_duplicate_threshold is not None:
+        near_duplicate_threshold = checks.probability(near_duplicate_threshold, "near_duplicate_threshold",
+                                                      allow_zero=False, allow_one=False)
+    scrub = checks.boolean(scrub, "scrub")
+    num_perm, _, seed = _minhash_args(num_perm, 5, seed)
     rows = []
-    df = pd.DataFrame({"position": range(len(texts)), "text": [clean_text(t) for t in texts]})
+    df = pd.DataFrame({"position": range(len(texts)), "text": [_clean_text(t) for t in texts]})
     changed = sum(a != b for a, b in zip(texts, df["text"]))
     rows.append(("Unicode NFKC + HTML removal", len(df), 0, len(df), changed))
 
     def step(name, keep):
         nonlocal df
         before = len(df)
-        df = df[keep].reset_index(drop=True)
+        # a boolean array, never a Series: an empty object Series would be read as column labels
+        df = df.loc[np.asarray(keep, dtype=bool)].reset_index(drop=True)
         rows.append((name, before, before - len(df), len(df), 0))
 
-    words = df["text"].map(word_count)
+    words = df["text"].map(lambda t: len(t.split()))
     step(f"length filter ({min_words}-{max_words} words)", (words >= min_words) & (words <= max_words))
-    rep = df["text"].map(lambda t: duplicate_ngram_fraction(t, ngram))
+    rep = df["text"].map(lambda t: _duplicate_ngram_fraction(t, ngram))
     step(f"repetition filter (duplicate {ngram}-grams > {max_duplicate_ngram_fraction:.0%})",
          rep <= max_duplicate_ngram_fraction)
-    dup = set(exact_duplicates(list(df["text"])))
+    dup = set(_exact_duplicates(list(df["text"])))
     step("exact duplicates (SHA-256)", [i not in dup for i in range(len(df))])
     if near_duplicate_threshold is not None:
-        near = set(near_duplicates_to_drop(near_duplicate_clusters(
-            list(df["text"]), threshold=near_duplicate_threshold, num_perm=num_perm, seed=seed)))
+        near = set(near_duplicates_to_drop(_near_duplicate_clusters(
+            list(df["text"]), near_duplicate_threshold, num_perm, 5, seed, True)))
         step(f"near duplicates (MinHash, Jaccard >= {near_duplicate_threshold})",
              [i not in near for i in range(len(df))])
     if scrub:
-        scrubbed = [scrub_pii(t) for t in df["text"]]
+        scrubbed = [_scrub_pii(t) for t in df["text"]]
         df["text"] = [t for t, _ in scrubbed]
         rows.append(("PII scrubbing (e-mails, URLs)", len(df), 0, len(df),
                      sum(c["email"] + c["url"] for _, c in scrubbed)))
@@ -495,21 +468,23 @@ def split_dataset(ds, *, validation_size: float | int, test_size: float | int, s
         A ``datasets.DatasetDict`` with ``train``, ``validation`` and ``test``.
 
     Raises:
-        ValueError: if a size is not positive, the sizes leave no training data, or
-            ``stratify_by_column`` is not a column.
+        TypeError: ``ds`` not a ``datasets.Dataset``, a size that is neither an int nor a float (bools
+            and strings included), ``seed`` not an int, ``stratify_by_column`` not a string.
+        ValueError: if a size is not positive, a fraction is not below 1, the sizes leave no training
+            data, or ``stratify_by_column`` is not a column.
     """
-    from datasets import ClassLabel, DatasetDict
+    from datasets import ClassLabel, Dataset, DatasetDict
 
+    checks.instance(ds, "ds", Dataset, what="a datasets.Dataset")
+    seed = checks.integer(seed, "seed", minimum=0)
+    if stratify_by_column is not None:
+        checks.instance(stratify_by_column, "stratify_by_column", str, what="a column name (str)")
     n = len(ds)
 
     def rows(size, name):
-        if isinstance(size, bool) or not isinstance(size, (int, float)) or size <= 0:
-            raise ValueError(f"{name}: expected a fraction in (0, 1) or a positive int, got {size!r}")
-        if isinstance(size, float):
-            if size >= 1:
-                raise ValueError(f"{name}: a fraction must be below 1, got {size!r}")
-            return max(1, round(size * n))
-        return size
+        if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+            return checks.integer(size, name)
+        return max(1, round(checks.probability(size, name, allow_zero=False, allow_one=False) * n))
 
     n_test, n_val = rows(test_size, "test_size"), rows(validation_size, "validation_size")
     if n_test + n_val >= n:
@@ -543,27 +518,29 @@ def cross_split_near_duplicates(splits: Mapping[str, Sequence[str]], *, referenc
         row per leaking pair, sorted.
 
     Raises:
+        TypeError: ``splits`` not a dict of text lists, or as :func:`minhashes`.
         ValueError: if ``reference`` is not a key of ``splits`` or ``threshold`` is not in (0, 1).
     """
     from datasketch import MinHashLSH
 
+    checks.instance(splits, "splits", Mapping, what="a dict of split name -> texts")
     if reference not in splits:
-        raise ValueError(f"reference: {reference!r} is not one of the splits {sorted(splits)}")
-    if not (isinstance(threshold, (int, float)) and 0 < threshold < 1):
-        raise ValueError(f"threshold: expected a number in (0, 1), got {threshold!r}")
-    ref_texts = _check_texts(splits[reference], f"splits[{reference!r}]")
-    ref_sigs = minhashes(ref_texts, num_perm=num_perm, ngram=ngram, seed=seed)
+        raise ValueError(f"reference: {reference!r} is not one of the splits {sorted(map(str, splits))}")
+    threshold = checks.probability(threshold, "threshold", allow_zero=False, allow_one=False)
+    num_perm, ngram, seed = _minhash_args(num_perm, ngram, seed)
+    texts_of = {name: checks.texts(texts, f"splits[{name!r}]", allow_empty=True) for name, texts in splits.items()}
+    ref_texts = texts_of[reference]
+    ref_sigs = _minhashes(ref_texts, num_perm, ngram, seed)
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     for i, sig in enumerate(ref_sigs):
         lsh.insert(i, sig)
     rows = []
-    for name, texts in splits.items():
+    for name, texts in texts_of.items():
         if name == reference:
             continue
-        texts = _check_texts(texts, f"splits[{name!r}]")
-        for i, sig in enumerate(minhashes(texts, num_perm=num_perm, ngram=ngram, seed=seed)):
+        for i, sig in enumerate(_minhashes(texts, num_perm, ngram, seed)):
             for j in lsh.query(sig):
-                sim = jaccard(shingles(texts[i], ngram), shingles(ref_texts[j], ngram))
+                sim = _jaccard(_shingles(texts[i], ngram), _shingles(ref_texts[j], ngram))
                 if sim >= threshold:
                     rows.append((name, i, j, sim))
     out = pd.DataFrame(rows, columns=["split", "index", "reference_index", "jaccard"])
@@ -581,10 +558,12 @@ def save_splits(dsd, directory: str | os.PathLike, fmt: str = "parquet") -> dict
         ``{split: path}``.
 
     Raises:
+        TypeError: ``dsd`` not a dict of datasets, ``directory`` not a path.
         ValueError: if ``fmt`` is not ``"parquet"`` or ``"jsonl"``.
     """
-    if fmt not in ("parquet", "jsonl"):
-        raise ValueError(f"fmt: expected 'parquet' or 'jsonl', got {fmt!r}")
+    checks.instance(dsd, "dsd", Mapping, what="a datasets.DatasetDict")
+    checks.instance(directory, "directory", (str, os.PathLike), what="a path")
+    fmt = checks.one_of(fmt, "fmt", ("parquet", "jsonl"))
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -611,15 +590,6 @@ def _wrap(tok, unk: str | None):
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
 
 
-def _check_vocab(texts, vocab_size, minimum):
-    texts = _check_texts(texts)
-    if not texts:
-        raise ValueError("texts: need at least one text to train a tokenizer")
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < minimum:
-        raise ValueError(f"vocab_size: expected an int >= {minimum}, got {vocab_size!r}")
-    return texts
-
-
 def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 2000):
     """Train a byte-level BPE tokenizer (GPT-2 style; Sennrich et al. 2016, Radford et al. 2019).
 
@@ -633,11 +603,13 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 2000):
         A ``transformers.PreTrainedTokenizerFast``.
 
     Raises:
+        TypeError: ``texts`` not strings, ``vocab_size`` not an int.
         ValueError: if ``vocab_size`` < 300 (256 bytes + specials) or ``texts`` is empty.
     """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-    texts = _check_vocab(texts, vocab_size, 300)
+    texts = checks.texts(texts, "texts")
+    vocab_size = checks.integer(vocab_size, "vocab_size", minimum=300)
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -649,8 +621,16 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 2000):
 
 
 def distinct_characters(texts: Iterable[str]) -> set[str]:
-    """The set of characters of ``texts`` after NFKC normalisation, spaces excluded."""
-    return set("".join(unicodedata.normalize("NFKC", t) for t in _check_texts(texts))) - {" "}
+    """The set of characters of ``texts`` after NFKC normalisation, spaces excluded.
+
+    Raises:
+        TypeError: if ``texts`` is one string or holds a non-string.
+    """
+    return _distinct_characters(checks.texts(texts, "texts", allow_empty=True))
+
+
+def _distinct_characters(texts: list[str]) -> set[str]:
+    return set("".join(unicodedata.normalize("NFKC", t) for t in texts)) - {" "}
 
 
 def train_unigram_tokenizer(texts: Iterable[str], vocab_size: int = 2000, max_piece_length: int = 8):
@@ -670,14 +650,17 @@ def train_unigram_tokenizer(texts: Iterable[str], vocab_size: int = 2000, max_pi
         A ``transformers.PreTrainedTokenizerFast`` with ``<pad>`` (id 0), ``<unk>``, ``<s>``, ``</s>``.
 
     Raises:
+        TypeError: ``texts`` not strings, ``vocab_size`` or ``max_piece_length`` not an int.
         ValueError: if ``vocab_size`` < 50, or smaller than the number of distinct characters of
             ``texts`` plus 4 special tokens (the trainer keeps every character; Chinese text has
-            thousands), or ``texts`` is empty.
+            thousands), ``max_piece_length`` < 1, or ``texts`` is empty.
     """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-    texts = _check_vocab(texts, vocab_size, 50)
-    n_chars = len(distinct_characters(texts))
+    texts = checks.texts(texts, "texts")
+    vocab_size = checks.integer(vocab_size, "vocab_size", minimum=50)
+    max_piece_length = checks.integer(max_piece_length, "max_piece_length")
+    n_chars = len(_distinct_characters(texts))
     if vocab_size < n_chars + len(SPECIAL_TOKENS):
         raise ValueError(f"vocab_size: the unigram trainer keeps every character of the training texts; they "
                          f"have {n_chars} distinct characters, so vocab_size must be at least "
@@ -704,7 +687,14 @@ def tokens(tokenizer, text: str) -> list[str]:
     Unlike ``tokenizer.tokenize``, this shows an unknown character as the unknown token (e.g.
     ``<unk>``) for every tokenizer; the unigram tokenizers of the ``tokenizers`` library return the
     original character from ``tokenize`` even when its id is the unknown id.
+
+    Raises:
+        TypeError: if ``text`` is not a string.
     """
+    return _tokens(tokenizer, checks.text(text, "text"))
+
+
+def _tokens(tokenizer, text: str) -> list[str]:
     ids = _token_ids(tokenizer, text)
     if hasattr(tokenizer, "convert_ids_to_tokens"):
         return tokenizer.convert_ids_to_tokens(ids)
@@ -732,11 +722,11 @@ def fertility(tokenizer, texts: Sequence[str], per: str = "word") -> float:
         per: ``"word"`` or ``"char"``.
 
     Raises:
+        TypeError: if ``texts`` is one string or holds a non-string.
         ValueError: for an unknown ``per`` or texts without any word/character.
     """
-    if per not in ("word", "char"):
-        raise ValueError(f"per: expected 'word' or 'char', got {per!r}")
-    texts = _check_texts(texts)
+    per = checks.one_of(per, "per", ("word", "char"))
+    texts = checks.texts(texts, "texts", allow_empty=True)
     units = sum(len(t.split()) if per == "word" else len("".join(t.split())) for t in texts)
     if units == 0:
         raise ValueError("texts: contain no words or characters")
@@ -749,21 +739,25 @@ def unknown_rate(tokenizer, texts: Sequence[str]) -> float:
     Raises:
         TypeError: as :func:`exact_duplicates`.
     """
-    texts = _check_texts(texts)
+    texts = checks.texts(texts, "texts", allow_empty=True)
     unk = _unk_id(tokenizer)
     ids = [i for t in texts for i in _token_ids(tokenizer, t)]
     return sum(i == unk for i in ids) / max(len(ids), 1) if unk is not None else 0.0
 
 
 def token_counts(tokenizer, texts: Sequence[str]) -> Counter:
-    """How often each token occurs when ``tokenizer`` splits ``texts`` (special tokens excluded)."""
-    return Counter(tok for t in _check_texts(texts) for tok in tokens(tokenizer, t))
+    """How often each token occurs when ``tokenizer`` splits ``texts`` (special tokens excluded).
+
+    Raises:
+        TypeError: as :func:`exact_duplicates`.
+    """
+    return Counter(tok for t in checks.texts(texts, "texts", allow_empty=True) for tok in _tokens(tokenizer, t))
 
 
 __all__ = [
-    "load_imdb_unsupervised", "load_tatoeba_pairs", "normalize_unicode", "strip_html", "clean_text",
+    "normalize_unicode", "strip_html", "clean_text",
     "word_count", "duplicate_ngram_fraction", "scrub_pii", "exact_duplicates", "shingles", "jaccard",
     "minhashes", "near_duplicate_clusters", "near_duplicates_to_drop", "clean_corpus", "split_dataset",
     "cross_split_near_duplicates", "save_splits", "train_bpe_tokenizer", "train_unigram_tokenizer",
-    "fertility", "unknown_rate", "token_counts", "tokens", "distinct_characters", "TATOEBA_ATTRIBUTION",
+    "fertility", "unknown_rate", "token_counts", "tokens", "distinct_characters",
 ]

@@ -29,13 +29,14 @@ Book section: 7.2 "Dynamic learning rates".
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch.optim.lr_scheduler import LambdaLR
+
+from . import checks
 
 __all__ = [
     "Schedule", "constant", "step_decay", "exponential", "linear_with_warmup", "cosine_with_warmup",
@@ -44,29 +45,13 @@ __all__ = [
 ]
 
 
-def _check_step(step) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"step: expected an int, got {type(step).__name__}")
-    if step < 0:
-        raise ValueError(f"step: expected >= 0, got {step}")
-    return int(step)
-
-
-def _positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
-    return float(value)
-
-
-def _count(name: str, value, *, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-    return int(value)
+#: ``checks.number(x, name, **_POSITIVE)``: a finite number > 0 (a learning rate, a factor).
+_POSITIVE = dict(minimum=0, strict_minimum=True)
 
 
 def _warmup_total(warmup_steps, total_steps) -> tuple[int, int]:
-    warmup = _count("warmup_steps", warmup_steps)
-    total = _count("total_steps", total_steps, minimum=1)
+    warmup = checks.integer(warmup_steps, "warmup_steps", minimum=0)
+    total = checks.integer(total_steps, "total_steps", minimum=1)
     if warmup > total:
         raise ValueError(f"warmup_steps: {warmup} is more than total_steps ({total})")
     return warmup, total
@@ -88,7 +73,8 @@ class Schedule:
             the optimiser's initial learning rate by).
         total_steps: the length the schedule was built for, or ``None`` if it has no end.
 
-    Calling it with a negative ``step`` raises ``ValueError``; a non-int raises ``TypeError``.
+    Calling it with a negative ``step`` raises ``ValueError``; a non-int (a bool, a float) raises
+    ``TypeError``.
     """
 
     name: str
@@ -97,13 +83,18 @@ class Schedule:
     total_steps: int | None = None
 
     def __call__(self, step: int) -> float:
-        return self.base_lr * float(self.multiplier(_check_step(step)))
+        return self.base_lr * float(self.multiplier(checks.integer(step, "step", minimum=0)))
 
     def values(self, num_steps: int | None = None) -> np.ndarray:
-        """The learning rates at steps ``0 .. num_steps - 1`` (default: ``total_steps + 1`` values)."""
+        """The learning rates at steps ``0 .. num_steps - 1`` (default: ``total_steps + 1`` values).
+
+        Raises:
+            TypeError: ``num_steps`` not an int (or ``None`` for a schedule without an end).
+            ValueError: ``num_steps`` < 1.
+        """
         n = self.total_steps + 1 if num_steps is None and self.total_steps is not None else num_steps
-        n = _count("num_steps", n, minimum=1)
-        return np.array([self(s) for s in range(n)], dtype=float)
+        n = checks.integer(n, "num_steps", minimum=1)
+        return np.array([self.base_lr * float(self.multiplier(s)) for s in range(n)], dtype=float)
 
 
 def constant(base_lr: float, warmup_steps: int = 0) -> Schedule:
@@ -115,7 +106,8 @@ def constant(base_lr: float, warmup_steps: int = 0) -> Schedule:
     Raises:
         ValueError: if ``base_lr`` is not positive or ``warmup_steps`` is negative.
     """
-    base_lr, warmup = _positive("base_lr", base_lr), _count("warmup_steps", warmup_steps)
+    base_lr = checks.number(base_lr, "base_lr", **_POSITIVE)
+    warmup = checks.integer(warmup_steps, "warmup_steps", minimum=0)
 
     def shape(step):
         return _warmup_factor(step, warmup) if step < warmup else 1.0
@@ -131,8 +123,8 @@ def step_decay(base_lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     Raises:
         ValueError: if ``base_lr`` or ``gamma`` is not positive, or ``step_size`` < 1.
     """
-    base_lr, gamma = _positive("base_lr", base_lr), _positive("gamma", gamma)
-    size = _count("step_size", step_size, minimum=1)
+    base_lr, gamma = checks.number(base_lr, "base_lr", **_POSITIVE), checks.number(gamma, "gamma", **_POSITIVE)
+    size = checks.integer(step_size, "step_size", minimum=1)
     return Schedule(f"step decay (x{gamma:g} every {size})", base_lr, lambda step: gamma ** (step // size))
 
 
@@ -144,7 +136,7 @@ def exponential(base_lr: float, gamma: float) -> Schedule:
     Raises:
         ValueError: if ``base_lr`` or ``gamma`` is not positive.
     """
-    base_lr, gamma = _positive("base_lr", base_lr), _positive("gamma", gamma)
+    base_lr, gamma = checks.number(base_lr, "base_lr", **_POSITIVE), checks.number(gamma, "gamma", **_POSITIVE)
     return Schedule(f"exponential (x{gamma:g} per step)", base_lr, lambda step: gamma ** step)
 
 
@@ -161,7 +153,7 @@ def linear_with_warmup(base_lr: float, warmup_steps: int, total_steps: int) -> S
         ValueError: if ``base_lr`` is not positive, a step count is negative, ``total_steps`` < 1 or
             ``warmup_steps > total_steps``.
     """
-    base_lr = _positive("base_lr", base_lr)
+    base_lr = checks.number(base_lr, "base_lr", **_POSITIVE)
     warmup, total = _warmup_total(warmup_steps, total_steps)
 
     def shape(step):
@@ -182,7 +174,8 @@ def cosine_with_warmup(base_lr: float, warmup_steps: int, total_steps: int, num_
     Raises:
         ValueError: as :func:`linear_with_warmup`, or if ``num_cycles`` is not positive.
     """
-    base_lr, cycles = _positive("base_lr", base_lr), _positive("num_cycles", num_cycles)
+    base_lr = checks.number(base_lr, "base_lr", **_POSITIVE)
+    cycles = checks.number(num_cycles, "num_cycles", **_POSITIVE)
     warmup, total = _warmup_total(warmup_steps, total_steps)
 
     def shape(step):
@@ -204,7 +197,8 @@ def cosine_with_hard_restarts(base_lr: float, warmup_steps: int, total_steps: in
     Raises:
         ValueError: as :func:`linear_with_warmup`, or if ``num_cycles`` < 1.
     """
-    base_lr, cycles = _positive("base_lr", base_lr), _count("num_cycles", num_cycles, minimum=1)
+    base_lr = checks.number(base_lr, "base_lr", **_POSITIVE)
+    cycles = checks.integer(num_cycles, "num_cycles", minimum=1)
     warmup, total = _warmup_total(warmup_steps, total_steps)
 
     def shape(step):
@@ -228,8 +222,9 @@ def inverse_sqrt(base_lr: float, warmup_steps: int, timescale: int | None = None
     Raises:
         ValueError: if ``base_lr`` is not positive, ``warmup_steps`` is negative or ``timescale`` < 1.
     """
-    base_lr, warmup = _positive("base_lr", base_lr), _count("warmup_steps", warmup_steps)
-    scale = _count("timescale", (warmup or 10_000) if timescale is None else timescale, minimum=1)
+    base_lr = checks.number(base_lr, "base_lr", **_POSITIVE)
+    warmup = checks.integer(warmup_steps, "warmup_steps", minimum=0)
+    scale = checks.integer((warmup or 10_000) if timescale is None else timescale, "timescale", minimum=1)
 
     def shape(step):
         if step < warmup:
@@ -249,8 +244,9 @@ def noam(d_model: int, warmup_steps: int = 4000, factor: float = 1.0) -> Schedul
     Raises:
         ValueError: if ``d_model`` or ``warmup_steps`` < 1, or ``factor`` is not positive.
     """
-    d, warmup, factor = _count("d_model", d_model, minimum=1), _count("warmup_steps", warmup_steps, minimum=1), \
-        _positive("factor", factor)
+    d = checks.integer(d_model, "d_model", minimum=1)
+    warmup = checks.integer(warmup_steps, "warmup_steps", minimum=1)
+    factor = checks.number(factor, "factor", **_POSITIVE)
     peak = factor / math.sqrt(d * warmup)
 
     def shape(step):
@@ -271,9 +267,10 @@ def polynomial(base_lr: float, warmup_steps: int, total_steps: int, end_lr: floa
         ValueError: as :func:`linear_with_warmup`; if ``end_lr`` is negative or not below
             ``base_lr``; or if ``power`` is not positive.
     """
-    base_lr, power = _positive("base_lr", base_lr), _positive("power", power)
+    base_lr, power = checks.number(base_lr, "base_lr", **_POSITIVE), checks.number(power, "power", **_POSITIVE)
     warmup, total = _warmup_total(warmup_steps, total_steps)
-    if not (isinstance(end_lr, numbers.Real) and 0 <= end_lr < base_lr):
+    end_lr = checks.number(end_lr, "end_lr", minimum=0)
+    if not end_lr < base_lr:
         raise ValueError(f"end_lr: expected a number in [0, base_lr={base_lr:g}), got {end_lr!r}")
     if warmup == total:
         raise ValueError(f"warmup_steps: must be less than total_steps ({total}) to leave steps to decay")
@@ -302,13 +299,12 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3, div_facto
         ValueError: if ``max_lr``, ``div_factor`` or ``final_div_factor`` is not positive,
             ``total_steps`` < 2, ``pct_start`` is not in (0, 1), or ``anneal`` is not ``"cos"``/``"linear"``.
     """
-    max_lr = _positive("max_lr", max_lr)
-    div, final_div = _positive("div_factor", div_factor), _positive("final_div_factor", final_div_factor)
-    total = _count("total_steps", total_steps, minimum=2)
-    if not (isinstance(pct_start, numbers.Real) and 0 < pct_start < 1):
-        raise ValueError(f"pct_start: expected a fraction in (0, 1), got {pct_start!r}")
-    if anneal not in ("cos", "linear"):
-        raise ValueError(f"anneal: expected 'cos' or 'linear', got {anneal!r}")
+    max_lr = checks.number(max_lr, "max_lr", **_POSITIVE)
+    div = checks.number(div_factor, "div_factor", **_POSITIVE)
+    final_div = checks.number(final_div_factor, "final_div_factor", **_POSITIVE)
+    total = checks.integer(total_steps, "total_steps", minimum=2)
+    pct_start = checks.probability(pct_start, "pct_start", allow_zero=False, allow_one=False)
+    anneal = checks.one_of(anneal, "anneal", ("cos", "linear"))
     initial, final = max_lr / div, max_lr / div / final_div
     end_up = float(pct_start * total) - 1
     if end_up <= 0:
@@ -336,7 +332,9 @@ def exponential_range(min_lr: float, max_lr: float, num_steps: int) -> Schedule:
     Raises:
         ValueError: if a rate is not positive, ``min_lr >= max_lr`` or ``num_steps`` < 2.
     """
-    lo, hi, n = _positive("min_lr", min_lr), _positive("max_lr", max_lr), _count("num_steps", num_steps, minimum=2)
+    lo = checks.number(min_lr, "min_lr", **_POSITIVE)
+    hi = checks.number(max_lr, "max_lr", **_POSITIVE)
+    n = checks.integer(num_steps, "num_steps", minimum=2)
     if lo >= hi:
         raise ValueError(f"min_lr: {lo:g} must be below max_lr ({hi:g})")
     return Schedule(f"range test {lo:g} -> {hi:g}", hi, lambda step: (lo / hi) * (hi / lo) ** (step / (n - 1)),
@@ -371,12 +369,13 @@ def to_lambda_lr(optimizer: torch.optim.Optimizer, schedule: Schedule, last_epoc
     optimiser step.
 
     Raises:
-        TypeError: if ``optimizer`` is not a ``torch.optim.Optimizer`` or ``schedule`` not a :class:`Schedule`.
+        TypeError: if ``optimizer`` is not a ``torch.optim.Optimizer``, ``schedule`` not a
+            :class:`Schedule`, or ``last_epoch`` not an int.
+        ValueError: if ``last_epoch`` < -1.
     """
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule: expected a companion.schedulers.Schedule, got {type(schedule).__name__}")
+    checks.instance(optimizer, "optimizer", torch.optim.Optimizer, what="a torch.optim.Optimizer")
+    checks.instance(schedule, "schedule", Schedule, what="a companion.schedulers.Schedule")
+    last_epoch = checks.integer(last_epoch, "last_epoch", minimum=-1)
     return LambdaLR(optimizer, lambda step: float(schedule.multiplier(step)), last_epoch=last_epoch)
 
 
@@ -390,11 +389,13 @@ def trace(schedule: Schedule, steps_per_epoch: int, epochs: int, step_every: str
         A float array of shape ``(steps_per_epoch * epochs,)``.
 
     Raises:
+        TypeError: ``schedule`` not a :class:`Schedule`, a count not an int.
         ValueError: if ``steps_per_epoch`` or ``epochs`` < 1 or ``step_every`` is not ``"step"``/``"epoch"``.
     """
-    per, n_epochs = _count("steps_per_epoch", steps_per_epoch, minimum=1), _count("epochs", epochs, minimum=1)
-    if step_every not in ("step", "epoch"):
-        raise ValueError(f"step_every: expected 'step' or 'epoch', got {step_every!r}")
+    checks.instance(schedule, "schedule", Schedule, what="a companion.schedulers.Schedule")
+    per = checks.integer(steps_per_epoch, "steps_per_epoch", minimum=1)
+    n_epochs = checks.integer(epochs, "epochs", minimum=1)
+    step_every = checks.one_of(step_every, "step_every", ("step", "epoch"))
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=schedule.base_lr)
     scheduler = to_lambda_lr(optimizer, schedule)
     used = []
@@ -419,25 +420,30 @@ def suggest_lr(lrs: Sequence[float], losses: Sequence[float], smoothing: float =
     tenth of the rate at the minimum a conservative one.
 
     Args:
-        lrs, losses: equal-length sequences (at least 5) from the sweep, ``lrs`` increasing.
+        lrs, losses: equal-length 1-D sequences of numbers (at least 5) from the sweep, ``lrs``
+            finite, positive and increasing; ``losses`` may hold inf/NaN where the run diverged.
+        smoothing: EMA factor in [0, 1). divergence: a finite factor > 0.
 
     Returns:
         ``{"steepest": lr, "min_loss_lr": lr, "min_over_10": lr, "smoothed": np.ndarray,
         "stop": int}`` (``stop``: how many points were kept before divergence).
 
     Raises:
-        ValueError: if the lengths differ, fewer than 5 points are given, ``lrs`` is not increasing,
-            or ``smoothing`` is not in [0, 1).
+        TypeError: strings or bools among ``lrs``/``losses``, or ``smoothing``/``divergence`` not a
+            number (e.g. ``"0.9"``).
+        ValueError: if the lengths differ, fewer than 5 points are given, ``lrs`` is not finite,
+            positive and increasing, or ``smoothing``/``divergence`` is out of range.
     """
-    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
-    if lrs.shape != losses.shape or lrs.ndim != 1:
+    lrs = checks.numbers(lrs, "lrs", minimum=0, strict_minimum=True, allow_empty=True)
+    losses = checks.numbers(losses, "losses", finite=False, nan=True, allow_empty=True)
+    smoothing = checks.number(smoothing, "smoothing", minimum=0, maximum=1, strict_maximum=True)
+    divergence = checks.number(divergence, "divergence", **_POSITIVE)
+    if lrs.shape != losses.shape:
         raise ValueError(f"losses: expected the same 1-D shape as lrs {lrs.shape}, got {losses.shape}")
     if lrs.size < 5:
         raise ValueError(f"lrs: need at least 5 points, got {lrs.size}")
     if np.any(np.diff(lrs) <= 0):
         raise ValueError("lrs: must be strictly increasing")
-    if not 0 <= smoothing < 1:
-        raise ValueError(f"smoothing: expected a value in [0, 1), got {smoothing!r}")
     avg, smoothed = 0.0, []
     for i, loss in enumerate(losses, start=1):
         avg = smoothing * avg + (1 - smoothing) * loss

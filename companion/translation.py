@@ -1,5 +1,6 @@
-"""Machine translation, English -> Chinese: data, a character vocabulary, encoder-decoder models,
-training with the ``Seq2SeqTrainer``, decoding and simple error analysis.
+"""Machine translation, English -> Chinese: a character vocabulary, encoder-decoder models, decoding
+and simple error analysis. Data: :mod:`companion.data.tatoeba`; training: :mod:`companion.trainer`
+(``training_arguments(..., seq2seq=True)``); per-part learning rates: :func:`companion.optimizers.param_groups`.
 
 Two ways to get a translation model without training one from scratch on millions of pairs:
 
@@ -24,190 +25,24 @@ from __future__ import annotations
 
 import collections
 import json
-import math
 import os
-import re
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
-from datasets import Dataset, DatasetDict
+from datasets import DatasetDict
 
-from .data import packaged_data_dir
-from .profiles import model_location, resolve_precision
+from . import checks
+from .models import model_location
 
-TATOEBA_CITATION = (
-    "Tatoeba (https://tatoeba.org), English-Mandarin sentence pairs, CC-BY 2.0 FR "
-    "(https://creativecommons.org/licenses/by/2.0/fr/); the attribution column names the sentence ids "
-    "and contributors of every pair."
-)
-TATOEBA_SOURCES = ("fixture", "sample")
 #: Target-language token of opus-mt-en-zh for Mandarin in simplified script.
 MARIAN_TARGET_TOKEN = ">>cmn_Hans<<"
 #: Special tokens of the character vocabulary, with fixed ids 0-3.
 CHAR_SPECIALS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]")
-_FIXTURE_PAIRS = 400
 _EOD_WARNING = "Version v4.12.0 introduces a better way to train encoder-decoder models"
-
-
-# ---------------------------------------------------------------------------- data
-def _read_pairs_tsv(path: Path) -> list[tuple[str, str, str]]:
-    rows = []
-    for i, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) < 2:
-            raise ValueError(f"source: line {i} of {path} has no tab-separated translation")
-        rows.append((fields[0].strip(), fields[1].strip(), fields[2].strip() if len(fields) > 2 else ""))
-    return rows
-
-
-def grouped_split(keys: Sequence[str], *, validation_size: int, test_size: int, seed: int = 0) -> dict[str, list[int]]:
-    """Split positions into train/validation/test so that equal keys stay in one split.
-
-    Tatoeba often has several Chinese translations of one English sentence ("Hi." -> 嗨。/ 你好。);
-    if one were in training and the other in the test set, the test would reward memorisation.
-    Unique keys are shuffled with ``numpy.random.default_rng(seed)``; whole groups go to the test
-    split until it holds at least ``test_size`` positions, then to validation, the rest to train.
-
-    Returns:
-        ``{"train": [...], "validation": [...], "test": [...]}``: sorted positions into ``keys``.
-
-    Raises:
-        ValueError: if a size is negative or the two held-out sizes leave no training data.
-    """
-    for name, v in (("validation_size", validation_size), ("test_size", test_size)):
-        if not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name}: expected a non-negative int, got {v!r}")
-    if validation_size + test_size >= len(keys):
-        raise ValueError(f"test_size: {test_size} + validation_size {validation_size} leave no training pairs "
-                         f"out of {len(keys)}")
-    groups: dict[str, list[int]] = collections.defaultdict(list)
-    for i, k in enumerate(keys):
-        groups[k].append(i)
-    order = list(groups)
-    np.random.default_rng(seed).shuffle(order)
-    out: dict[str, list[int]] = {"train": [], "validation": [], "test": []}
-    for k in order:
-        if len(out["test"]) < test_size:
-            out["test"] += groups[k]
-        elif len(out["validation"]) < validation_size:
-            out["validation"] += groups[k]
-        else:
-            out["train"] += groups[k]
-    return {split: sorted(pos) for split, pos in out.items()}
-
-
-def load_tatoeba(source: str = "sample", *, validation_size: int | None = None, test_size: int | None = None,
-                 seed: int = 0) -> DatasetDict:
-    """English-Mandarin Tatoeba pairs as a ``DatasetDict`` with splits train/validation/test.
-
-    Args:
-        source: ``"sample"`` (the committed 5,000-pair sample, ``companion/_data/tatoeba/pairs.tsv``),
-            ``"fixture"`` (its first 400 pairs, for the smoke profile) or the path of a file in the same
-            format (tab-separated English, Chinese, attribution; e.g. the full ``cmn.txt``).
-        validation_size, test_size: held-out pairs (at least this many; groups of pairs sharing an
-            English sentence are never split, see :func:`grouped_split`). Defaults: 250 and 500
-            (``sample`` and files), 40 and 60 (``fixture``).
-        seed: seed of the split.
-
-    Returns:
-        Splits with string columns ``en``, ``zh`` and ``attribution`` (CC-BY 2.0 FR; keep it with
-        any copy of the data).
-
-    Raises:
-        ValueError: for an unknown ``source`` or sizes that leave no training data.
-    """
-    if source in TATOEBA_SOURCES:
-        rows = _read_pairs_tsv(packaged_data_dir() / "tatoeba" / "pairs.tsv")
-        if source == "fixture":
-            rows = rows[:_FIXTURE_PAIRS]
-    elif isinstance(source, (str, Path)) and Path(source).is_file():
-        rows = _read_pairs_tsv(Path(source))
-    else:
-        raise ValueError(f"source: {source!r} is not one of {TATOEBA_SOURCES} or an existing file")
-    small = source == "fixture"
-    validation_size = (40 if small else 250) if validation_size is None else validation_size
-    test_size = (60 if small else 500) if test_size is None else test_size
-    parts = grouped_split([r[0] for r in rows], validation_size=validation_size, test_size=test_size, seed=seed)
-    return DatasetDict({
-        split: Dataset.from_dict({"en": [rows[i][0] for i in pos], "zh": [rows[i][1] for i in pos],
-                                  "attribution": [rows[i][2] for i in pos]})
-        for split, pos in parts.items()
-    })
-
-
-def pairs_from_records(records: Iterable[dict], source_lang: str = "en", target_lang: str = "zh") -> dict[str, list[str]]:
-    """Turn hub records into ``{source_lang: [...], target_lang: [...]}``.
-
-    Accepts the WMT layout (``{"translation": {"en": ..., "zh": ...}}``) and flat columns
-    (``{"en": ..., "zh": ...}``). Pairs with an empty side are dropped.
-
-    Raises:
-        ValueError: if a record has neither layout.
-    """
-    out: dict[str, list[str]] = {source_lang: [], target_lang: []}
-    for i, rec in enumerate(records):
-        pair = rec.get("translation", rec)
-        if source_lang not in pair or target_lang not in pair:
-            raise ValueError(f"records: record {i} has no {source_lang!r}/{target_lang!r} fields "
-                             f"(keys: {sorted(rec)})")
-        src, tgt = (pair[source_lang] or "").strip(), (pair[target_lang] or "").strip()
-        if src and tgt:
-            out[source_lang].append(src)
-            out[target_lang].append(tgt)
-    return out
-
-
-def load_hub_pairs(dataset_id: str, config: str | None = None, *, source_lang: str = "en", target_lang: str = "zh",
-                   train_size: int = 50_000, validation_size: int = 500, test_size: int = 1_000,
-                   seed: int = 0, shuffle_buffer: int = 10_000) -> DatasetDict:
-    """A parallel corpus from the hub (a dataset that loads without a script), as ``en``/``zh`` columns.
-
-    Both splits are *streamed*: ``train_size`` training pairs are drawn through a seeded shuffle
-    buffer instead of downloading the whole corpus (``wmt/wmt19``'s ``zh-en`` training data is
-    several GB). The buffer mixes only nearby records, so a small ``train_size`` comes from the
-    first files of the corpus.
-    Held-out pairs come from the dataset's ``test`` split if it has one, else from its
-    ``validation`` split (for ``wmt/wmt19`` ``zh-en``: the official newstest data), so they are
-    never training pairs.
-
-    Args:
-        dataset_id: e.g. ``"wmt/wmt19"``; config: e.g. ``"zh-en"``.
-        source_lang, target_lang: field names of the two sides.
-        train_size, validation_size, test_size: pairs per split.
-        seed, shuffle_buffer: seed and size of the streaming shuffle buffer.
-
-    Raises:
-        ValueError: for non-positive sizes or a held-out split too small for both sizes.
-    """
-    from datasets import get_dataset_split_names, load_dataset
-
-    for name, v in (("train_size", train_size), ("validation_size", validation_size), ("test_size", test_size)):
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
-    stream = load_dataset(dataset_id, config, split="train", streaming=True)
-    train = pairs_from_records(stream.shuffle(seed=seed, buffer_size=shuffle_buffer).take(train_size),
-                               source_lang, target_lang)
-    held_name = "test" if "test" in get_dataset_split_names(dataset_id, config) else "validation"
-    # streamed too: a non-streaming load could download the whole corpus to read one split
-    held = pairs_from_records(load_dataset(dataset_id, config, split=held_name, streaming=True), source_lang,
-                              target_lang)
-    n_held = len(held[source_lang])
-    if n_held < validation_size + test_size:
-        raise ValueError(f"test_size: the {held_name!r} split has {n_held} pairs, fewer than "
-                         f"validation_size + test_size = {validation_size + test_size}")
-    order = np.random.default_rng(seed).permutation(n_held)
-    pick = {"test": order[:test_size], "validation": order[test_size:test_size + validation_size]}
-    splits = {"train": Dataset.from_dict(train)}
-    for split, idx in pick.items():
-        splits[split] = Dataset.from_dict({k: [v[i] for i in sorted(idx)] for k, v in held.items()})
-    return DatasetDict(splits)
 
 
 # ---------------------------------------------------------------------------- a character vocabulary
@@ -231,11 +66,9 @@ def train_char_tokenizer(texts: Iterable[str], *, min_frequency: int = 1, model_
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    texts = list(texts)
-    if not texts:
-        raise ValueError("texts: need at least one text to build a vocabulary")
-    if not isinstance(min_frequency, int) or min_frequency < 1:
-        raise ValueError(f"min_frequency: expected an int >= 1, got {min_frequency!r}")
+    texts = checks.texts(texts, "texts")
+    min_frequency = checks.integer(min_frequency, "min_frequency")
+    model_max_length = checks.integer(model_max_length, "model_max_length")
     counts = collections.Counter(ch for t in texts for ch in t if ch not in "\n\r")
     chars = sorted((c for c, n in counts.items() if n >= min_frequency), key=lambda c: (-counts[c], c))
     vocab = {tok: i for i, tok in enumerate(list(CHAR_SPECIALS) + chars)}
@@ -262,8 +95,7 @@ def decoder_config(vocab_size: int, *, hidden_size: int = 256, num_layers: int =
     sizes = dict(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
                  intermediate_size=intermediate_size, max_positions=max_positions)
     for name, v in sizes.items():
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+        checks.integer(v, name)
     if hidden_size % num_heads:
         raise ValueError(f"num_heads: {num_heads} does not divide hidden_size {hidden_size}")
     return BertConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
@@ -329,57 +161,6 @@ def build_encoder_decoder(encoder: str, target_tokenizer, *, pretrained: bool = 
     return model
 
 
-def encoder_decoder_parameter_groups(model, *, encoder_lr: float, decoder_lr: float, weight_decay: float = 0.01):
-    """AdamW parameter groups with one learning rate for the encoder and another for the rest.
-
-    A pretrained encoder needs small steps so that fine-tuning does not erase what it knows; a
-    freshly initialised decoder needs large ones to learn at all in a short run. Biases and
-    LayerNorm weights get no weight decay.
-
-    Returns:
-        A list of four dicts for ``torch.optim.AdamW`` (encoder/rest x decay/no decay), empty ones
-        dropped.
-
-    Raises:
-        ValueError: if a learning rate is not positive or the model has no ``encoder`` attribute.
-    """
-    for name, v in (("encoder_lr", encoder_lr), ("decoder_lr", decoder_lr)):
-        if not v > 0:
-            raise ValueError(f"{name}: expected > 0, got {v!r}")
-    if not hasattr(model, "encoder"):
-        raise ValueError("model: has no `encoder` attribute (expected an encoder-decoder)")
-    encoder_ids = {id(p) for p in model.encoder.parameters()}
-    groups = {(e, d): [] for e in (True, False) for d in (True, False)}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        no_decay = p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
-        groups[(id(p) in encoder_ids, not no_decay)].append(p)
-    return [{"params": ps, "lr": encoder_lr if enc else decoder_lr, "weight_decay": weight_decay if decay else 0.0}
-            for (enc, decay), ps in groups.items() if ps]
-
-
-def make_optimizer(model, *, encoder_lr: float, decoder_lr: float, total_steps: int, warmup_steps: int = 0,
-                   weight_decay: float = 0.01):
-    """``(torch.optim.AdamW, LambdaLR)`` for the ``optimizers=`` argument of a ``Trainer``: the groups
-    of :func:`encoder_decoder_parameter_groups`, linear warm-up over ``warmup_steps`` and linear decay
-    to zero at ``total_steps`` (each group keeps its own peak learning rate).
-
-    Raises:
-        ValueError: for non-positive ``total_steps``, negative ``warmup_steps``, or as above.
-    """
-    from transformers import get_linear_schedule_with_warmup
-
-    if not isinstance(total_steps, int) or total_steps <= 0:
-        raise ValueError(f"total_steps: expected a positive int, got {total_steps!r}")
-    if not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps: expected a non-negative int, got {warmup_steps!r}")
-    groups = encoder_decoder_parameter_groups(model, encoder_lr=encoder_lr, decoder_lr=decoder_lr,
-                                              weight_decay=weight_decay)
-    optimizer = torch.optim.AdamW(groups)
-    return optimizer, get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
-
-
 # ---------------------------------------------------------------------------- tokenisation
 def encode_pairs(ds, tokenizer, *, target_tokenizer=None, source: str = "en", target: str = "zh",
                  max_source_length: int = 64, max_target_length: int = 64, prefix: str = ""):
@@ -401,9 +182,8 @@ def encode_pairs(ds, tokenizer, *, target_tokenizer=None, source: str = "en", ta
     Raises:
         ValueError: for a missing column or a non-positive length.
     """
-    for name, v in (("max_source_length", max_source_length), ("max_target_length", max_target_length)):
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}")
+    max_source_length = checks.integer(max_source_length, "max_source_length")
+    max_target_length = checks.integer(max_target_length, "max_target_length")
     columns = ds["train"].column_names if isinstance(ds, DatasetDict) else ds.column_names
     for name, col in (("source", source), ("target", target)):
         if col not in columns:
@@ -424,75 +204,6 @@ def encode_pairs(ds, tokenizer, *, target_tokenizer=None, source: str = "en", ta
 
 
 # ---------------------------------------------------------------------------- training
-def seq2seq_arguments(output_dir, *, learning_rate: float, batch_size: int, max_steps: int = -1, epochs: float = 1.0,
-                      precision: str = "fp32", seed: int = 0, warmup: float = 0.06, weight_decay: float = 0.01,
-                      save_steps: int | None = None, logging_steps: int = 25, generation_max_length: int = 64,
-                      generation_num_beams: int = 1, eval_batch_size: int | None = None, **overrides):
-    """``Seq2SeqTrainingArguments`` with the book's defaults (transformers 5 names).
-
-    ``predict_with_generate=True``: evaluation and prediction *generate* translations (up to
-    ``generation_max_length`` tokens, ``generation_num_beams`` beams) so that ``compute_metrics``
-    can score them with BLEU, instead of returning teacher-forced logits. Otherwise as
-    :func:`companion.training.training_arguments` (AdamW, linear decay with warm-up, length-grouped
-    batches, no reporting integrations, checkpoints every ``save_steps``).
-
-    Raises:
-        ValueError: for a non-positive ``learning_rate`` or ``batch_size``, or a bad ``precision``.
-    """
-    from transformers import Seq2SeqTrainingArguments
-
-    from .training import check_optimisation_arguments, interactive
-
-    check_optimisation_arguments(learning_rate, batch_size, epochs, max_steps)
-    precision = resolve_precision(precision)
-    kwargs = dict(
-        output_dir=str(output_dir), learning_rate=learning_rate, per_device_train_batch_size=batch_size,
-        per_device_eval_batch_size=eval_batch_size or batch_size * 2, num_train_epochs=epochs, max_steps=max_steps,
-        warmup_steps=warmup, weight_decay=weight_decay, lr_scheduler_type="linear", optim="adamw_torch",
-        fp16=precision == "fp16", bf16=precision == "bf16", seed=seed, eval_strategy="no",
-        save_strategy="steps" if save_steps else "no", save_steps=save_steps or 500, logging_strategy="steps",
-        logging_steps=logging_steps, logging_nan_inf_filter=False, report_to="none", disable_tqdm=not interactive(),
-        train_sampling_strategy="group_by_length", dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
-        predict_with_generate=True, generation_max_length=generation_max_length,
-        generation_num_beams=generation_num_beams,
-    )
-    kwargs.update(overrides)
-    return Seq2SeqTrainingArguments(**kwargs)
-
-
-def _guarded_seq2seq_trainer_class():
-    from transformers import Seq2SeqTrainer
-
-    from .training import GuardedTrainer
-
-    class GuardedSeq2SeqTrainer(GuardedTrainer, Seq2SeqTrainer):
-        """A ``Seq2SeqTrainer`` that stops at the first non-finite training loss (see
-        :class:`companion.training.GuardedTrainer`; fp16 overflows above 65,504)."""
-
-    return GuardedSeq2SeqTrainer
-
-
-def make_seq2seq_trainer(model, args, train_dataset, eval_dataset=None, tokenizer=None, *, optimizers=(None, None),
-                         compute_metrics=None, callbacks=None):
-    """A ``Seq2SeqTrainer`` with a non-finite-loss guard and ``DataCollatorForSeq2Seq``.
-
-    The collator pads ``input_ids`` with the tokenizer's pad id and ``labels`` with -100, and builds
-    ``decoder_input_ids`` from the labels (shifted right, starting with the decoder start token) with
-    the model's own ``prepare_decoder_input_ids_from_labels``. ``tokenizer`` (the source side) is
-    passed as ``processing_class``. ``optimizers`` may carry an optimizer and scheduler, e.g. from
-    :func:`make_optimizer`. The per-step log stays in ``trainer.state.log_history``.
-    """
-    from transformers import DataCollatorForSeq2Seq, PrinterCallback
-
-    pad8 = 8 if (args.fp16 or args.bf16) else None  # tensor cores like multiples of 8
-    collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=pad8)
-    trainer = _guarded_seq2seq_trainer_class()(
-        model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=tokenizer,
-        data_collator=collator, compute_metrics=compute_metrics, callbacks=callbacks, optimizers=optimizers)
-    trainer.remove_callback(PrinterCallback)
-    return trainer
-
-
 def bleu_compute_metrics(target_tokenizer, *, tokenize: str = "zh"):
     """A ``compute_metrics`` hook for ``Seq2SeqTrainer(predict_with_generate=True)``.
 
@@ -539,11 +250,8 @@ def translate(model, tokenizer, texts: Sequence[str], *, target_tokenizer=None, 
         TypeError: if ``texts`` is a single string.
         ValueError: if ``batch_size`` is not a positive int.
     """
-    if isinstance(texts, str):
-        raise TypeError("texts: expected a list of sentences, got a single string")
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    texts = list(texts)
+    texts = checks.texts(texts, "texts")
+    batch_size = checks.integer(batch_size, "batch_size")
     decoder = target_tokenizer or tokenizer
     device = next(model.parameters()).device
     was_training = model.training
@@ -572,13 +280,8 @@ def repeated_ngram_share(texts: Sequence[str], n: int = 2) -> float:
         ValueError: if ``texts`` is empty or ``n`` < 1.
         TypeError: if ``texts`` is a single string.
     """
-    if isinstance(texts, str):
-        raise TypeError("texts: expected a list of strings, got a single string")
-    texts = list(texts)
-    if not texts:
-        raise ValueError("texts: is empty")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected an int >= 1, got {n!r}")
+    texts = checks.texts(texts, "texts")
+    n = checks.integer(n, "n")
 
     def repeats(t: str) -> bool:
         grams = [t[i:i + n] for i in range(len(t) - n + 1)]
@@ -592,10 +295,13 @@ def length_bucket(texts: Sequence[str], edges: Sequence[int] = (4, 7, 10)) -> li
     for the default ``edges`` (the inclusive upper ends of all buckets but the last).
 
     Raises:
+        TypeError: ``texts`` is a single string (it would be labelled character by character), or holds
+            a non-string.
         ValueError: if ``edges`` is empty or not strictly increasing positive ints.
     """
-    edges = list(edges)
-    if not edges or any(not isinstance(e, int) or e < 1 for e in edges) or any(a >= b for a, b in zip(edges, edges[1:])):
+    texts = checks.texts(texts, "texts", allow_empty=True)
+    edges = [checks.integer(e, f"edges[{i}]") for i, e in enumerate(edges)]
+    if not edges or any(a >= b for a, b in zip(edges, edges[1:])):
         raise ValueError(f"edges: expected strictly increasing positive ints, got {edges!r}")
     labels, lo = [], 1
     for e in edges:
@@ -637,9 +343,9 @@ def tiny_marian(source_texts: Sequence[str], target_texts: Sequence[str], *, wor
     import sentencepiece as spm
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
-    source_texts, target_texts = list(source_texts), list(target_texts)
-    if not source_texts or len(source_texts) != len(target_texts):
-        raise ValueError("target_texts: expected as many texts as source_texts, and at least one")
+    source_texts = checks.texts(source_texts, "source_texts")
+    target_texts = checks.texts(target_texts, "target_texts")
+    checks.same_length("source_texts", source_texts, "target_texts", target_texts)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="tiny-marian-"))
     workdir.mkdir(parents=True, exist_ok=True)
     pieces = []
@@ -687,9 +393,7 @@ def load_marian(model: str, *, source_texts: Sequence[str] = (), target_texts: S
 
 
 __all__ = [
-    "CHAR_SPECIALS", "MARIAN_TARGET_TOKEN", "TATOEBA_CITATION", "bleu_compute_metrics", "build_encoder_decoder",
-    "decoder_config", "encode_pairs", "encoder_decoder_parameter_groups", "grouped_split", "length_bucket",
-    "load_hub_pairs", "load_marian", "load_tatoeba", "make_optimizer", "make_seq2seq_trainer",
-    "opus_mt_en_zh_config", "pairs_from_records", "repeated_ngram_share", "seq2seq_arguments", "tiny_marian",
+    "CHAR_SPECIALS", "MARIAN_TARGET_TOKEN", "bleu_compute_metrics", "build_encoder_decoder", "decoder_config",
+    "encode_pairs", "length_bucket", "load_marian", "opus_mt_en_zh_config", "repeated_ngram_share", "tiny_marian",
     "train_char_tokenizer", "train_steps_per_second", "translate",
 ]

@@ -1,8 +1,10 @@
+import math
+
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from companion import adapters, training
+from companion import adapters, models as training  # count_parameters, tiny_bert_config: companion.models (issue 12)
 
 
 def bert_base_config():
@@ -51,15 +53,15 @@ def test_saved_adapter_reloads_onto_fresh_base_with_identical_logits(tmp_path):
     assert torch.equal(reloaded(input_ids=x).logits, expected)
 
 
-@pytest.mark.parametrize("kw,name", [(dict(r=0), "r"), (dict(r=2.5), "r"), (dict(lora_dropout=1.0), "lora_dropout"),
-                                     (dict(target_modules=["q_proj"]), "target_modules"),
-                                     (dict(lora_alpha=0), "lora_alpha"), (dict(lora_alpha=-16), "lora_alpha"),
-                                     (dict(lora_alpha="16"), "lora_alpha"), (dict(lora_dropout="0.1"), "lora_dropout"),
-                                     (dict(lora_dropout=None), "lora_dropout"), (dict(target_modules=[]), "target_modules"),
-                                     (dict(target_modules=None), "target_modules"),
-                                     (dict(target_modules=["LayerNorm"]), "target_modules")])
-def test_bad_arguments(kw, name):
-    with pytest.raises(ValueError, match=name):
+@pytest.mark.parametrize("kw,name,exc", [
+    (dict(r=0), "r", ValueError), (dict(r=2.5), "r", TypeError), (dict(lora_dropout=1.0), "lora_dropout", ValueError),
+    (dict(target_modules=["q_proj"]), "target_modules", ValueError), (dict(lora_alpha=0), "lora_alpha", ValueError),
+    (dict(lora_alpha=-16), "lora_alpha", ValueError), (dict(lora_alpha="16"), "lora_alpha", TypeError),
+    (dict(lora_dropout="0.1"), "lora_dropout", TypeError), (dict(lora_dropout=None), "lora_dropout", TypeError),
+    (dict(target_modules=[]), "target_modules", ValueError), (dict(target_modules=None), "target_modules", TypeError),
+    (dict(target_modules=["LayerNorm"]), "target_modules", ValueError)])
+def test_bad_arguments(kw, name, exc):
+    with pytest.raises(exc, match=name):
         adapters.lora_for_sequence_classification(tiny(), **kw)
 
 
@@ -71,7 +73,7 @@ def test_unmatched_target_lists_real_names():
 def test_lora_parameter_count_validation():
     with pytest.raises(ValueError, match="r"):
         adapters.lora_parameter_count(8, 8, 0, 1)
-    with pytest.raises(ValueError, match="d_in"):
+    with pytest.raises(TypeError, match="d_in"):
         adapters.lora_parameter_count(True, True, True, True)
     with pytest.raises(TypeError, match="model"):
         adapters.lora_for_sequence_classification(None)
@@ -155,10 +157,10 @@ def test_lora_clear_errors():
         adapters.inject_lora(tiny(), ("word_embeddings",))
     with pytest.raises(ValueError, match="query"):  # the message lists the real Linear names
         adapters.inject_lora(tiny(), ("q_proj",))
-    for r in (0, -1, 1.5):
-        with pytest.raises(ValueError, match="r"):
+    for r, exc in ((0, ValueError), (-1, ValueError), (1.5, TypeError)):
+        with pytest.raises(exc, match="r"):
             adapters.LoRALinear(nn.Linear(4, 4), r=r)
-        with pytest.raises(ValueError, match="r"):
+        with pytest.raises(exc, match="r"):
             adapters.inject_lora(tiny(), r=r)
     with pytest.raises(ValueError, match="lora_dropout"):
         adapters.LoRALinear(nn.Linear(4, 4), lora_dropout=1.0)
@@ -240,6 +242,23 @@ def test_prefix_tuning_on_causal_lm_and_clear_error_on_encoder():
         adapters.prefix_tuning_for_causal_lm(tiny(), num_virtual_tokens=5)
 
 
+def test_prefix_tuning_passes_the_prefixes_as_cache_without_deprecated_arguments():
+    import copy
+    import warnings
+
+    base = _tiny_gpt2().eval()
+    model = adapters.prefix_tuning_for_causal_lm(copy.deepcopy(base), num_virtual_tokens=5).eval()
+    x = torch.randint(5, 100, (2, 7))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*past_key_values.*")  # removed in transformers 5.40
+        with torch.no_grad():
+            out = model(input_ids=x, attention_mask=torch.ones_like(x))
+            plain = base(input_ids=x, attention_mask=torch.ones_like(x))
+    # The prefixes reached the attention layers: the logits differ from the model without them.
+    assert out.logits.shape == plain.logits.shape == (2, 7, 100)
+    assert not torch.allclose(out.logits, plain.logits, atol=1e-4)
+
+
 def test_activation_memory_orders_methods():
     x, y = torch.randint(5, 100, (4, 16)), torch.tensor([0, 1, 0, 1])
     batch = dict(input_ids=x, labels=y)
@@ -295,3 +314,111 @@ def test_lora_for_seq2seq_starts_at_the_base_model():
     before = base(input_ids=x, labels=y).logits
     lora = adapters.lora_for_seq2seq(base, r=2).eval()
     assert torch.allclose(lora(input_ids=x, labels=y).logits, before)
+
+
+# ---------------------------------------------------------------------------- bad inputs (issue 16)
+BAD_ALPHA = [(0, ValueError), (0.0, ValueError), (-16, ValueError), (math.nan, ValueError), (math.inf, ValueError),
+             (-math.inf, ValueError), ("16", TypeError), (True, TypeError), (None, TypeError), ([16], TypeError)]
+BAD_RANK = [(0, ValueError), (-4, ValueError), (True, TypeError), (2.0, TypeError), ("8", TypeError), (None, TypeError)]
+BAD_DROPOUT = [(1.0, ValueError), (-0.1, ValueError), (math.nan, ValueError), (math.inf, ValueError),
+               ("0.1", TypeError), (True, TypeError)]
+
+
+def _lora_entry_points():
+    from transformers import MarianConfig, MarianMTModel
+
+    def marian():
+        return MarianMTModel(MarianConfig(vocab_size=50, d_model=16, encoder_layers=1, decoder_layers=1,
+                                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                                          decoder_ffn_dim=32, pad_token_id=49, decoder_start_token_id=49))
+
+    return {
+        "LoRALinear": lambda **kw: adapters.LoRALinear(nn.Linear(4, 4), **kw),
+        "inject_lora": lambda **kw: adapters.inject_lora(tiny(), **kw),
+        "lora_for_sequence_classification": lambda **kw: adapters.lora_for_sequence_classification(tiny(), **kw),
+        "lora_for_seq2seq": lambda **kw: adapters.lora_for_seq2seq(marian(), **kw),
+    }
+
+
+ENTRY_POINTS = list(_lora_entry_points())
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("value,exc", BAD_ALPHA)
+def test_lora_alpha_must_be_a_finite_positive_number(entry, value, exc):
+    with pytest.raises(exc, match="lora_alpha"):
+        _lora_entry_points()[entry](lora_alpha=value)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("value,exc", BAD_RANK)
+def test_lora_rank_must_be_a_positive_int(entry, value, exc):
+    with pytest.raises(exc, match="r:"):
+        _lora_entry_points()[entry](r=value)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("value,exc", BAD_DROPOUT)
+def test_lora_dropout_must_be_in_0_1(entry, value, exc):
+    with pytest.raises(exc, match="lora_dropout"):
+        _lora_entry_points()[entry](lora_dropout=value)
+
+
+def test_lora_alpha_as_float_gives_the_same_layer_as_int():
+    torch.manual_seed(0)
+    a = adapters.LoRALinear(nn.Linear(4, 4), r=2, lora_alpha=16)
+    torch.manual_seed(0)
+    b = adapters.LoRALinear(nn.Linear(4, 4), r=2, lora_alpha=16.0)
+    x = torch.randn(3, 4)
+    assert a.scaling == b.scaling == 8.0 and torch.equal(a(x), b(x))
+
+
+@pytest.mark.parametrize("model", [nn.Linear(4, 4), nn.Sequential(nn.Linear(4, 4)), nn.Embedding(3, 4)])
+def test_houlsby_on_a_non_bert_model_names_the_model(model):
+    with pytest.raises(TypeError, match="model: .*BERT"):
+        adapters.add_houlsby_adapters(model)
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(bottleneck=True), TypeError, "bottleneck"), (dict(bottleneck=8.0), TypeError, "bottleneck"),
+    (dict(bottleneck=-1), ValueError, "bottleneck"), (dict(bottleneck="8"), TypeError, "bottleneck"),
+    (dict(train_layer_norm=1), TypeError, "train_layer_norm"), (dict(train_layer_norm="yes"), TypeError, "train_layer_norm"),
+    (dict(trainable_modules=[3]), TypeError, "trainable_modules"), (dict(trainable_modules=None), TypeError, "trainable_modules"),
+])
+def test_houlsby_bad_arguments(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        adapters.add_houlsby_adapters(tiny(), **kw)
+    with pytest.raises(TypeError, match="model"):
+        adapters.add_houlsby_adapters("bert")
+
+
+@pytest.mark.parametrize("value,exc", BAD_RANK)
+def test_parameter_counts_and_virtual_tokens(value, exc):
+    with pytest.raises(exc, match="bottleneck"):
+        adapters.houlsby_parameter_count(32, value, 2)
+    with pytest.raises(exc, match="n_layers"):
+        adapters.lora_parameter_count(32, 32, 8, value)
+    with pytest.raises(exc, match="hidden_size"):
+        adapters.HoulsbyAdapter(value)
+    with pytest.raises(exc, match="num_virtual_tokens"):
+        adapters.prompt_tuning_for_sequence_classification(tiny(), num_virtual_tokens=value)
+    with pytest.raises(exc, match="num_virtual_tokens"):
+        adapters.prefix_tuning_for_causal_lm(_tiny_gpt2(), num_virtual_tokens=value)
+
+
+@pytest.mark.parametrize("entry", ["inject_lora", "lora_for_sequence_classification"])
+@pytest.mark.parametrize("targets,exc", [((3,), TypeError), ([None], TypeError), (5, TypeError), ([], ValueError)])
+def test_target_module_names_must_be_strings(entry, targets, exc):
+    with pytest.raises(exc, match="target_modules"):
+        _lora_entry_points()[entry](target_modules=targets)
+
+
+def test_model_arguments_are_modules():
+    for fn in (adapters.inject_lora, adapters.merge_lora, adapters.prompt_tuning_for_sequence_classification,
+               adapters.lora_for_seq2seq):
+        with pytest.raises(TypeError, match="model"):
+            fn({"weight": torch.zeros(2)})
+    with pytest.raises(TypeError, match="batch"):
+        adapters.activation_memory(tiny(), [torch.zeros(2, 3, dtype=torch.long)])
+    with pytest.raises(TypeError, match="loss_fn"):
+        adapters.activation_memory(tiny(), {"input_ids": torch.zeros(2, 3, dtype=torch.long)}, loss_fn="loss")

@@ -1,3 +1,4 @@
+import math
 from collections import Counter
 
 import numpy as np
@@ -194,3 +195,152 @@ def test_back_translate_runs_real_seq2seq_models():
     pair = (MarianMTModel(cfg), tok)
     out = A.back_translate(["a good film", "great acting"], pair, pair, max_new_tokens=4)
     assert len(out) == 2 and all(isinstance(t, str) for t in out)
+
+
+# ------------------------------------------------------------------ bad inputs (issue 16)
+BAD_PROB = [(True, TypeError), ("0.1", TypeError), (None, TypeError), (math.nan, ValueError), (math.inf, ValueError),
+            (-math.inf, ValueError), (-0.1, ValueError), (1.5, ValueError)]
+BAD_COUNT = [(True, TypeError), ("2", TypeError), (2.0, TypeError), (None, TypeError), (-1, ValueError)]
+TN = dict(mask_token_id=4, vocab_size=50, special_ids=[0, 2, 3, 4])
+IDS = torch.tensor([[2, 10, 11, 3, 0]])
+
+
+def _old_token_noise(input_ids, mask_token_id, vocab_size, special_ids, mask_prob, replace_prob, generator):
+    """The first implementation (it listed every ordinary id); the new one must draw the same ids."""
+    special = torch.tensor(sorted(set(special_ids)))
+    eligible = ~torch.isin(input_ids, special)
+    u = torch.rand(input_ids.shape, generator=generator)
+    to_mask = eligible & (u < mask_prob)
+    to_replace = eligible & (u >= mask_prob) & (u < mask_prob + replace_prob)
+    ordinary = torch.tensor([i for i in range(vocab_size) if i not in set(special.tolist())])
+    random_ids = ordinary[torch.randint(len(ordinary), input_ids.shape, generator=generator)]
+    out = input_ids.clone()
+    out[to_mask] = mask_token_id
+    out[to_replace] = random_ids[to_replace]
+    return out
+
+
+@pytest.mark.parametrize("special", [[0, 1, 2, 3, 4], [5, 17, 18, 99], [], [99], [0]])
+def test_token_noise_draws_the_same_ids_as_listing_the_ordinary_ones(special):
+    ids = torch.randint(0, 100, (50, 30), generator=torch.Generator().manual_seed(1))
+    ours = A.token_noise(ids, mask_token_id=4, vocab_size=100, special_ids=special, mask_prob=0.2, replace_prob=0.5,
+                         generator=torch.Generator().manual_seed(2))
+    ref = _old_token_noise(ids, 4, 100, special, 0.2, 0.5, torch.Generator().manual_seed(2))
+    assert torch.equal(ours, ref)
+
+
+def test_token_noise_with_a_huge_vocabulary_lists_nothing():
+    out = A.token_noise(IDS, mask_token_id=4, vocab_size=10**12, special_ids=[0, 2, 3, 4], replace_prob=1.0, mask_prob=0.0)
+    assert out[0, 1] >= 5 and out[0, 0] == 2
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(mask_token_id=-7), ValueError, "mask_token_id"), (dict(mask_token_id=-1), ValueError, "mask_token_id"),
+    (dict(mask_token_id=50), ValueError, "mask_token_id"), (dict(mask_token_id=True), TypeError, "mask_token_id"),
+    (dict(mask_token_id=4.0), TypeError, "mask_token_id"), (dict(mask_token_id="4"), TypeError, "mask_token_id"),
+    (dict(vocab_size=True), TypeError, "vocab_size"), (dict(vocab_size=0), ValueError, "vocab_size"),
+    (dict(vocab_size=10), ValueError, "input_ids"),  # id 11 is not in a vocabulary of 10
+    (dict(vocab_size="50"), TypeError, "vocab_size"), (dict(vocab_size=50.0), TypeError, "vocab_size"),
+    (dict(special_ids=[0, -1]), ValueError, "special_ids"), (dict(special_ids=[0, 50]), ValueError, "special_ids"),
+    (dict(special_ids=["[CLS]"]), TypeError, "special_ids"), (dict(special_ids=[0.0, 2.0]), TypeError, "special_ids"),
+    (dict(special_ids=4), TypeError, "special_ids"),
+    (dict(attention_mask=torch.tensor([[1, 1, 2, 1, 0]])), ValueError, "attention_mask"),
+    (dict(attention_mask=[[1, 1]]), ValueError, "attention_mask"), (dict(attention_mask="11110"), TypeError, "attention_mask"),
+    (dict(vocab_size=4, special_ids=[0, 1, 2, 3], mask_token_id=0), ValueError, "input_ids"),
+])
+def test_token_noise_bad_arguments(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        A.token_noise(IDS, **(TN | kw))
+
+
+@pytest.mark.parametrize("ids,exc", [(torch.tensor([[2, -5, 3]]), ValueError), (torch.tensor([[2, 99999, 3]]), ValueError),
+                                     ([[2.0, 10.0]], TypeError), (torch.tensor([[True, False]]), TypeError),
+                                     (["a", "b"], TypeError), (torch.zeros(1, 1, 2, dtype=torch.long), ValueError)])
+def test_token_noise_bad_ids(ids, exc):
+    with pytest.raises(exc, match="input_ids"):
+        A.token_noise(ids, **TN)
+
+
+def test_token_noise_everything_special():
+    ids = torch.tensor([[0, 1, 2]])
+    assert torch.equal(A.token_noise(ids, mask_token_id=0, vocab_size=3, special_ids=[0, 1, 2], replace_prob=0.0), ids)
+    with pytest.raises(ValueError, match="special_ids"):
+        A.token_noise(ids, mask_token_id=0, vocab_size=3, special_ids=[0, 1, 2], replace_prob=0.5)
+
+
+@pytest.mark.parametrize("arg", ["mask_prob", "replace_prob"])
+@pytest.mark.parametrize("value,exc", BAD_PROB)
+def test_token_noise_bad_probabilities(arg, value, exc):
+    with pytest.raises(exc, match=arg):
+        A.token_noise(IDS, **(TN | {arg: value}))
+
+
+@pytest.mark.parametrize("value,exc", BAD_PROB)
+def test_word_edit_probabilities(value, exc):
+    with pytest.raises(exc, match="p:"):
+        A.random_deletion(WORDS, value, 0)
+    with pytest.raises(exc, match="alpha"):
+        A.eda("a b c", 0, alpha=value)
+
+
+@pytest.mark.parametrize("value,exc", BAD_COUNT)
+def test_word_edit_counts(value, exc):
+    with pytest.raises(exc, match="n:"):
+        A.random_swap(WORDS, value, 0)
+    with pytest.raises(exc, match="n:"):
+        A.random_insertion(WORDS, value, 0)
+
+
+@pytest.mark.parametrize("rng,exc", [(True, TypeError), (-1, ValueError), (1.5, TypeError), (None, TypeError),
+                                     (np.random.RandomState(0), TypeError)])
+def test_word_edit_rng(rng, exc):
+    with pytest.raises(exc, match="rng"):
+        A.random_swap(WORDS, 1, rng)
+
+
+@pytest.mark.parametrize("words", [None, 5, "a b c", ["a", 3], [None]])
+def test_word_edit_words(words):
+    for fn in (lambda w: A.random_deletion(w, 0.1, 0), lambda w: A.random_swap(w, 1, 0),
+               lambda w: A.random_insertion(w, 1, 0)):
+        with pytest.raises(TypeError, match="words"):
+            fn(words)
+
+
+@pytest.mark.parametrize("ops", [[], ["delete", "synonym"], [None], ["Delete"], "synonym"])
+def test_eda_operations(ops):
+    with pytest.raises(ValueError, match="operations"):
+        A.eda("a b c", 0, operations=ops)
+    assert A.eda("a b c", 0, operations="swap").split() != [] and sorted(A.eda("a b c", 0, operations="swap").split()) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("alpha,exc", [(math.nan, ValueError), (math.inf, ValueError), (-1.0, ValueError), (-math.inf, ValueError),
+                                       ("5", TypeError), (True, TypeError), (None, TypeError), (torch.tensor([1.0, 2.0]), TypeError)])
+def test_neftune_alpha(alpha, exc):
+    with pytest.raises(exc, match="alpha"):
+        A.neftune_noise(torch.zeros(1, 2, 3), alpha)
+    model = BertForSequenceClassification(BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=16))
+    with pytest.raises(exc, match="alpha"):
+        A.add_neftune(model, alpha)
+
+
+@pytest.mark.parametrize("embeddings,exc", [(torch.zeros(1, 2, 3, dtype=torch.long), TypeError), ([[[0.0]]], TypeError),
+                                            (torch.zeros(2, 3), ValueError), (torch.zeros(1, 1, 2, 3), ValueError)])
+def test_neftune_embeddings(embeddings, exc):
+    with pytest.raises(exc, match="embeddings"):
+        A.neftune_noise(embeddings, 5.0)
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(batch_size=True), TypeError, "batch_size"), (dict(batch_size=-2), ValueError, "batch_size"),
+    (dict(max_new_tokens=0), ValueError, "max_new_tokens"), (dict(max_new_tokens="8"), TypeError, "max_new_tokens"),
+    (dict(num_beams=1.0), TypeError, "num_beams"), (dict(do_sample=1), TypeError, "do_sample"),
+])
+def test_back_translate_bad_arguments(kw, exc, name):
+    pair = (_FakeModel(), _FakeTokenizer(lambda t: t))
+    with pytest.raises(exc, match=name):
+        A.back_translate(["a"], pair, pair, **kw)
+    with pytest.raises(TypeError, match="forward"):
+        A.back_translate(["a"], _FakeModel(), pair)
+    with pytest.raises(TypeError, match=r"texts\[1\]"):
+        A.back_translate(["a", None], pair, pair)

@@ -58,9 +58,15 @@ def test_check_sizes():
         book.setup("smoke", SIZES, seed=1.5)
 
 
-def test_glue_plain_numbers_and_provenance():
-    assert type(book.glue("x", np.float64(0.5))) is float
-    assert type(book.glue("y", torch.tensor(2))) is int
+def test_glue_plain_numbers_and_provenance(monkeypatch):
+    import myst_nb
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: seen.update({name: value}))
+    assert book.glue("x", np.float64(0.5)) is None
+    book.glue("y", torch.tensor(2))
+    assert type(seen["x"]) is float and type(seen["y"]) is int
+    assert type(book.plain(np.int64(3))) is int
     with pytest.raises(TypeError):
         book.glue("", 1)
     text = book.provenance("cpu")
@@ -73,3 +79,34 @@ def test_progress_off_unless_interactive(monkeypatch):
     assert book.progress(items) is items
     monkeypatch.setenv(book.PROGRESS_ENV_VAR, "1")
     assert list(book.progress(items)) == items
+
+
+# ---------------------------------------------------------------------------- ported from test_profiles (profiles.py went)
+def test_auto_with_cuda_names_the_device(monkeypatch):
+    monkeypatch.delenv(book.ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Tesla T4")
+    name, reason = book.resolve_profile("auto")
+    assert name == "gpu" and "Tesla T4" in reason
+
+
+def test_explicit_request_and_env_override(monkeypatch):
+    monkeypatch.delenv(book.ENV_VAR, raising=False)
+    assert book.resolve_profile(" SMOKE ")[0] == "smoke"
+    monkeypatch.setenv(book.ENV_VAR, "smoke")
+    name, reason = book.resolve_profile("gpu")
+    assert name == "smoke" and "COMPANION_PROFILE" in reason
+
+
+@pytest.mark.parametrize("bad,err", [("tpu", ValueError), ("", ValueError), (3, TypeError), (None, TypeError)])
+def test_a_bad_request_is_an_error_even_when_the_environment_overrides(bad, err, monkeypatch):
+    monkeypatch.setenv(book.ENV_VAR, "smoke")
+    with pytest.raises(err, match="profile"):
+        book.resolve_profile(bad)
+
+
+def test_gpu_without_cuda_says_so(monkeypatch):
+    monkeypatch.delenv(book.ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    name, reason = book.resolve_profile("gpu")
+    assert name == "gpu" and "no CUDA device" in reason

@@ -65,6 +65,14 @@ def test_one_of_and_boolean():
         checks.one_of([1], "mode", ("a",))
     with pytest.raises(ValueError):
         checks.one_of(True, "n", (1, 2))
+    with pytest.raises(ValueError):
+        checks.one_of(1.0, "n", (1, 2))
+    with pytest.raises(ValueError):
+        checks.one_of(1, "n", (1.0, "a"))
+    with pytest.raises(ValueError):
+        checks.one_of(np.array([1, 2]), "n", (1, 2))
+    assert checks.one_of(np.int64(2), "n", (1, 2)) == 2
+    assert checks.one_of(True, "flag", (True, None)) is True
     assert checks.boolean(np.bool_(False), "flag") is False
     for bad in (1, "yes", None):
         with pytest.raises(TypeError, match="flag"):
@@ -150,3 +158,90 @@ def test_same_length():
     checks.same_length("texts", [1, 2], "labels", [0, 1])
     with pytest.raises(ValueError, match="labels: expected one entry per element of texts"):
         checks.same_length("texts", [1, 2], "labels", [0])
+
+
+# ---------------------------------------------------------------------------- added with issue 16
+def test_token_ids_empty_list_is_an_empty_long_tensor():
+    t = checks.token_ids([], "special_ids", vocab_size=5)
+    assert t.dtype == torch.int64 and t.numel() == 0
+
+
+@pytest.mark.parametrize("bad,exc", [([0, 10**9], ValueError), ([-2, 0], ValueError), ([0.5, 1.0], TypeError),
+                                     ([True, False], TypeError), (["a"], TypeError), (None, TypeError)])
+def test_integers(bad, exc):
+    assert checks.integers([-1, 0, 3], "groups", minimum=-1, maximum=3).tolist() == [-1, 0, 3]
+    with pytest.raises(exc, match="groups"):
+        checks.integers(bad, "groups", minimum=-1, maximum=3)
+
+
+def test_integers_dims_and_dtype_kept():
+    t = checks.integers(torch.tensor([[1, 2]], dtype=torch.int32), "x", ndim=2)
+    assert t.dtype == torch.int32
+    with pytest.raises(ValueError, match="dimensions"):
+        checks.integers([1, 2], "x", ndim=2)
+
+
+@pytest.mark.parametrize("bad,exc", [([1, 2], ValueError), ([0.5, 1.0], ValueError), ([math.nan], ValueError),
+                                     (["1", "0"], TypeError), ("10", TypeError), (None, TypeError),
+                                     (torch.tensor([1j]), TypeError)])
+def test_binary_mask_rejects(bad, exc):
+    with pytest.raises(exc, match="attention_mask"):
+        checks.binary_mask(bad, "attention_mask")
+
+
+def test_binary_mask_accepts_bools_ints_and_floats_and_checks_shape():
+    for good in ([1, 0], torch.tensor([True, False]), np.array([1.0, 0.0]), torch.tensor([1, 0], dtype=torch.uint8)):
+        assert checks.binary_mask(good, "m").tolist() == [True, False]
+    with pytest.raises(ValueError, match=r"m: expected shape \(3,\) \(that of input_ids\)"):
+        checks.binary_mask([1, 0], "m", shape=(3,), like="input_ids")
+
+
+def test_float_tensor():
+    x = torch.zeros(2, 3)
+    assert checks.float_tensor(x, "logits", ndim=2) is x
+    with pytest.raises(TypeError, match="logits"):
+        checks.float_tensor(torch.zeros(2, dtype=torch.long), "logits")
+    with pytest.raises(TypeError, match="logits"):
+        checks.float_tensor([[0.0]], "logits")
+    with pytest.raises(ValueError, match="dimensions"):
+        checks.float_tensor(x, "logits", ndim=3)
+    with pytest.raises(ValueError, match="NaN"):
+        checks.float_tensor(torch.tensor([math.nan]), "logits", finite=True)
+
+
+@pytest.mark.parametrize("bad,exc,where", [
+    (["1.0", "abc"], TypeError, r"w\[0\]"), ([1.0, "2"], TypeError, r"w\[1\]"), ([True, 1], TypeError, r"w\[0\]"),
+    ([1.5, False], TypeError, r"w\[1\]"), ([1, None], TypeError, r"w\[1\]"), ("12", TypeError, "w"), (None, TypeError, "w"),
+    (3.0, TypeError, "w"), ([[1], [2, 3]], TypeError, "w"), (np.array([True]), TypeError, "w"),
+    (torch.tensor([True]), TypeError, "w"), ([math.nan, 1], ValueError, "NaN"), ([math.inf], ValueError, "infinite"),
+    ([-math.inf], ValueError, "infinite"), ([], ValueError, "empty"), ([[1.0]], ValueError, "dimension"),
+])
+def test_numbers_rejects(bad, exc, where):
+    with pytest.raises(exc, match=where):
+        checks.numbers(bad, "w")
+
+
+def test_numbers_accepts_and_bounds():
+    assert checks.numbers((1, 2.5, np.float32(3)), "w").tolist() == [1.0, 2.5, 3.0]
+    assert checks.numbers(torch.tensor([1, 2]), "w").dtype == np.float64
+    assert checks.numbers([], "w", allow_empty=True).size == 0
+    assert np.isnan(checks.numbers([1, math.nan, math.inf], "w", nan=True, finite=False)[1])
+    assert checks.numbers([[1, 2]], "w", ndim=2).shape == (1, 2)
+    with pytest.raises(ValueError, match=">= 0"):
+        checks.numbers([1, -1], "w", minimum=0)
+    with pytest.raises(ValueError, match="> 0"):
+        checks.numbers([1, 0], "w", minimum=0, strict_minimum=True)
+    with pytest.raises(ValueError, match="<= 1"):
+        checks.numbers([2], "w", maximum=1)
+
+
+def test_instance_and_function():
+    assert checks.instance(3, "x", int) == 3
+    with pytest.raises(TypeError, match="model: expected a torch.nn.Module, got str"):
+        checks.instance("bert", "model", torch.nn.Module, what="a torch.nn.Module")
+    with pytest.raises(TypeError, match="x: expected int or float, got str"):
+        checks.instance("1", "x", (int, float))
+    assert checks.function(len, "fn") is len
+    for bad in (None, 3, "f"):
+        with pytest.raises(TypeError, match="fn"):
+            checks.function(bad, "fn")

@@ -1,3 +1,4 @@
+import math
 import numpy as np
 import pytest
 import torch
@@ -197,9 +198,79 @@ def test_distillation_teacher_gets_no_gradient_and_errors():
 
 
 def test_latency_is_measured():
+    from datasets import Dataset
+
+    from companion.data import train_wordpiece_tokenizer
+
     model = small_bert()
-    ids = [[2, 10, 11, 12, 3]] * 10
-    ms = C.latency_ms(model, ids, pad_id=0, batch_size=4, repeats=2)
+    tok = train_wordpiece_tokenizer(["a b c d e f g h"] * 5, vocab_size=55)
+    ds = Dataset.from_dict({"input_ids": [[2, 10, 11, 12, 3], [2, 10, 3]] * 5})
+    ms = C.latency_ms(model, ds, tok, batch_size=4, repeats=2)
     assert 0 < ms < 1000
-    with pytest.raises(ValueError, match="repeats"):
-        C.latency_ms(model, ids, 0, repeats=0)
+    assert 0 < C.latency_ms(model, [{"input_ids": [2, 10, 11, 3]}] * 3, tok, batch_size=2, repeats=1) < 1000
+    for kw, error, name in [(dict(repeats=0), ValueError, "repeats"), (dict(repeats=True), TypeError, "repeats"),
+                            (dict(batch_size=0), ValueError, "batch_size"), (dict(batch_size=2.0), TypeError, "batch_size")]:
+        with pytest.raises(error, match=rf"^{name}\b"):
+            C.latency_ms(model, ds, tok, **kw)
+    with pytest.raises(ValueError, match="dataset"):
+        C.latency_ms(model, ds.select([]), tok)
+
+
+# ------------------------------------------------------------------ bad inputs (issue 16)
+BAD_FRACTION = [("0.5", TypeError), (True, TypeError), (None, TypeError), (math.nan, ValueError), (math.inf, ValueError),
+                (-0.1, ValueError), (1.5, ValueError), ([0.5], TypeError)]
+
+
+@pytest.mark.parametrize("value,exc", BAD_FRACTION)
+def test_fractions(value, exc):
+    with pytest.raises(exc, match="min_sparsity"):
+        C.sparse_state_dict(nn.Linear(3, 3), value)
+    with pytest.raises(exc, match="amount"):
+        C.prune_linear(nn.Linear(3, 3), value)
+    with pytest.raises(exc, match="amount"):
+        C.prune_ffn_neurons(small_bert(num_hidden_layers=1), value)
+
+
+@pytest.mark.parametrize("value,exc", [(math.nan, ValueError), (math.inf, ValueError), (0, ValueError), (-2.0, ValueError),
+                                       ("2.0", TypeError), (True, TypeError), (None, TypeError)])
+def test_distillation_temperature(value, exc):
+    s, t = torch.randn(4, 3), torch.randn(4, 3)
+    with pytest.raises(exc, match="temperature"):
+        C.distillation_loss(s, t, value)
+
+
+@pytest.mark.parametrize("student,teacher,exc,name", [
+    (torch.randn(4, 3).long(), torch.randn(4, 3), TypeError, "student_logits"),
+    ([[0.0, 1.0]], torch.randn(1, 2), TypeError, "student_logits"),
+    (torch.randn(4, 3), np.zeros((4, 3)), TypeError, "teacher_logits"),
+    (torch.randn(4, 3, 2), torch.randn(4, 3, 2), ValueError, "student_logits"),
+    (torch.randn(4, 3), torch.randn(3, 4), ValueError, "teacher_logits"),
+])
+def test_distillation_logits(student, teacher, exc, name):
+    with pytest.raises(exc, match=name):
+        C.distillation_loss(student, teacher, 2.0)
+    with pytest.raises(ValueError, match="reduction"):
+        C.distillation_loss(torch.randn(2, 2), torch.randn(2, 2), 2.0, reduction=None)
+
+
+@pytest.mark.parametrize("model", ["bert", None, {"w": torch.ones(1)}])
+def test_model_must_be_a_module(model):
+    for fn in (lambda: C.sparse_state_dict(model), lambda: C.prune_linear(model, 0.5), lambda: C.make_permanent(model),
+               lambda: C.sparsity(model), lambda: C.quantize_dynamic(model), lambda: C.quantized_paths(model),
+               lambda: C.latency_ms(model, [[2, 3]], None)):
+        with pytest.raises(TypeError, match="model"):
+            fn()
+    if model is not None and not isinstance(model, dict):
+        with pytest.raises(TypeError, match="model_or_state"):
+            C.state_dict_bytes(model)
+
+
+def test_exclude_as_one_string_is_one_prefix():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    assert list(C.linear_layers(model, exclude="1")) == ["0"]  # not the characters of the string
+    with pytest.raises(TypeError, match="exclude"):
+        C.linear_layers(model, exclude=[1])
+    with pytest.raises(ValueError, match="scope"):
+        C.prune_linear(model, 0.5, scope=None)
+    with pytest.raises(ValueError, match="dtype"):
+        C.quantize_dynamic(model, dtype=torch.float32)

@@ -1,3 +1,4 @@
+import math
 import numpy as np
 import pytest
 import torch
@@ -46,7 +47,7 @@ def test_weighted_vote():
     np.testing.assert_array_equal(E.weighted_vote(preds, weights=[1, 0, 0]), preds[0])
     with pytest.raises(ValueError, match="weights"):
         E.weighted_vote(preds, weights=[1, -1, 1])
-    with pytest.raises(ValueError, match="predictions"):
+    with pytest.raises(TypeError, match="predictions"):
         E.weighted_vote([np.array([0.5, 1.0])])
     with pytest.raises(ValueError, match="predictions"):
         E.majority_vote([np.array([0, 1]), np.array([0, 1, 1])])
@@ -158,3 +159,101 @@ def test_fgm_errors():
         E.FGM(small_bert(0), epsilon=0.0)
     with pytest.raises(TypeError, match="model"):
         E.FGM(torch.nn.Linear(2, 2))
+
+
+# ------------------------------------------------------------------ bad inputs (issue 16)
+A2 = np.array([[2.0, 0.0], [0.0, 1.0]])
+B2 = np.array([[0.0, 1.0], [1.0, 0.0]])
+BAD_WEIGHTS = [([math.nan, 1], ValueError), ([math.inf, 1], ValueError), ([-math.inf, 1], ValueError),
+               (["a", "b"], TypeError), (["1", "1"], TypeError), ([True, 1], TypeError), ([None, 1], TypeError),
+               ([-1, 2], ValueError), ([0, 0], ValueError), ([1], ValueError), ([1, 1, 1], ValueError),
+               ("11", TypeError), (1.0, TypeError)]
+
+
+@pytest.mark.parametrize("weights,exc", BAD_WEIGHTS)
+def test_bad_weights_everywhere(weights, exc):
+    with pytest.raises(exc, match="weights"):
+        E.average_logits([A2, B2], weights=weights)
+    with pytest.raises(exc, match="weights"):
+        E.average_probabilities([A2, B2], weights=weights)
+    with pytest.raises(exc, match="weights"):
+        E.weighted_vote([np.array([0, 1]), np.array([1, 1])], weights=weights)
+    with pytest.raises(exc, match="weights"):
+        E.uniform_soup([{"w": torch.ones(2)}, {"w": torch.zeros(2)}], weights=weights)
+
+
+@pytest.mark.parametrize("logits,exc", [
+    ([A2, np.array([[math.nan, 0.0], [0.0, 1.0]])], ValueError), ([A2, np.full((2, 2), math.inf)], ValueError),
+    ([A2, np.array([["a", "b"], ["c", "d"]])], TypeError), ([A2, np.array([[True, False], [False, True]])], TypeError),
+    ([A2, [[1.0, None], [0.0, 1.0]]], TypeError), ([], ValueError), ([A2, np.zeros((2, 3))], ValueError),
+    ([np.zeros(2)], ValueError), ("logits", TypeError), (None, TypeError),
+])
+def test_bad_logits(logits, exc):
+    for fn in (E.average_logits, E.average_probabilities):
+        with pytest.raises(exc, match="logits"):
+            fn(logits)
+
+
+def test_logits_as_tensors_give_the_same_answer():
+    ref = E.average_probabilities([A2.astype(np.float32), B2.astype(np.float32)])
+    ours = E.average_probabilities([torch.tensor(A2, dtype=torch.float32), torch.tensor(B2, dtype=torch.float32)])
+    np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("num_classes,exc", [(0, ValueError), (-1, ValueError), (True, TypeError), (2.0, TypeError),
+                                             ("3", TypeError), (1, ValueError)])  # 1: the id 1 is not below it
+def test_num_classes(num_classes, exc):
+    with pytest.raises(exc, match="num_classes"):
+        E.weighted_vote([np.array([0, 1])], num_classes=num_classes)
+    with pytest.raises(exc, match="num_classes"):
+        E.majority_vote([np.array([0, 1])], num_classes=num_classes)
+
+
+@pytest.mark.parametrize("predictions,exc", [
+    ([np.array([0, 3])], ValueError),  # with num_classes=2: the reproducer of bad-inputs.md
+    ([np.array([0, -1])], ValueError), ([np.array([0.0, 1.0])], TypeError), ([np.array([True, False])], TypeError),
+    ([np.array(["0", "1"])], TypeError), ([], ValueError), ([np.array([[0, 1]])], ValueError), (None, TypeError),
+])
+def test_bad_predictions(predictions, exc):
+    with pytest.raises(exc, match="predictions"):
+        E.weighted_vote(predictions, num_classes=2)
+
+
+def test_huge_class_ids_allocate_nothing_and_vote_right():
+    preds = [np.array([10**12, 0, 7]), np.array([10**12, 5, 5]), np.array([3, 5, 7])]
+    np.testing.assert_array_equal(E.majority_vote(preds), [10**12, 5, 7])
+
+
+def test_vote_matches_a_dense_tally_on_random_votes():
+    rng = np.random.default_rng(1)
+    preds = rng.integers(0, 6, size=(5, 300))
+    w = rng.random(5)
+    dense = np.zeros((300, 6))
+    for member, weight in zip(preds, w / w.sum()):
+        dense[np.arange(300), member] += weight
+    np.testing.assert_array_equal(E.weighted_vote(list(preds), weights=w, num_classes=6), dense.argmax(1))
+
+
+@pytest.mark.parametrize("epsilon,exc", [(math.nan, ValueError), (math.inf, ValueError), (0.0, ValueError),
+                                         (-1.0, ValueError), ("1.0", TypeError), (True, TypeError), (None, TypeError)])
+def test_fgm_epsilon(epsilon, exc):
+    with pytest.raises(exc, match="epsilon"):
+        E.FGM(small_bert(0), epsilon)
+
+
+@pytest.mark.parametrize("models,exc,name", [
+    ([], ValueError, "models"), ("ab", TypeError, "models"), ({"w": torch.ones(1)}, TypeError, "models"),
+    ([{"w": torch.ones(1)}, [torch.ones(1)]], TypeError, r"models\[1\]"), (None, TypeError, "models"),
+])
+def test_soup_bad_models(models, exc, name):
+    with pytest.raises(exc, match=name):
+        E.uniform_soup(models)
+    with pytest.raises(exc, match=name):
+        E.greedy_soup(models, lambda s: 0.0)
+
+
+@pytest.mark.parametrize("evaluate,exc", [("accuracy", TypeError), (lambda s: "0.9", TypeError),
+                                          (lambda s: math.nan, ValueError), (lambda s: None, TypeError)])
+def test_greedy_soup_bad_evaluate(evaluate, exc):
+    with pytest.raises(exc, match="evaluate"):
+        E.greedy_soup([{"w": torch.ones(1)}, {"w": torch.zeros(1)}], evaluate)

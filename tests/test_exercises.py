@@ -1,7 +1,3 @@
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
@@ -43,27 +39,6 @@ def test_check_lora_parameters():
     assert exercises.check_lora_parameters(lambda h, n, r, k: n * 4 * r * h + h * k + k, show=False)
     no_head = exercises.check_lora_parameters(lambda h, n, r, k: n * 4 * r * h, show=False)
     assert not no_head and "294,912" in no_head.message
-
-
-def _nb(cells):
-    return {"cells": [{"cell_type": t, "source": s, "metadata": {}, **({"outputs": [1], "execution_count": 1} if t == "code" else {})}
-                      for t, s in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-
-
-def test_strip_solutions(tmp_path):
-    nb = _nb([("markdown", "intro"), ("markdown", "```{solution-start} ex1\n```"), ("code", "answer = 42"),
-              ("markdown", "```{solution-end}\n```"), ("code", "print(1)")])
-    out = exercises.strip_solutions(nb)
-    assert [c["source"] for c in out["cells"]] == ["intro", "print(1)"]
-    assert out["cells"][1]["outputs"] == []
-    with pytest.raises(ValueError, match="solution-end"):
-        exercises.strip_solutions(_nb([("markdown", "```{solution-start} e\n```")]))
-    src, dst = tmp_path / "a.ipynb", tmp_path / "b.ipynb"
-    src.write_text(json.dumps(nb))
-    subprocess.run([sys.executable, "-m", "companion.exercises", "strip-solutions", str(src), str(dst)], check=True)
-    assert len(json.loads(dst.read_text())["cells"]) == 2
-    same = subprocess.run([sys.executable, "-m", "companion.exercises", "strip-solutions", str(src), str(src)])
-    assert same.returncode != 0
 
 
 # ---------------------------------------------------------------------------- 7 fine-tuning strategies
@@ -123,7 +98,6 @@ def test_check_distillation_loss():
 # ---------------------------------------------------------------------------- chapters 1-2
 import math  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from companion import masking  # noqa: E402
@@ -345,11 +319,156 @@ def test_check_layerwise_lrs():
 
 
 def test_check_accumulated_loss():
-    from companion.loops import naive_accumulated_mean, token_weighted_mean
+    from companion.loop import naive_accumulated_mean, token_weighted_mean
 
     assert exercises.check_accumulated_loss(token_weighted_mean, show=False)
     naive = exercises.check_accumulated_loss(naive_accumulated_mean, show=False)
     assert not naive and "1.75" in naive.message
+
+
+# ---------------------------------------------------------------------------- bad inputs (issue 16)
+CHECKS_TAKING_FN = [name for name in dir(exercises) if name.startswith("check_") and name not in ("check_value", "check_function")]
+
+
+def test_every_reader_check_is_listed():
+    assert len(CHECKS_TAKING_FN) >= 13
+
+
+@pytest.mark.parametrize("check", CHECKS_TAKING_FN)
+@pytest.mark.parametrize("fn", [None, 3, "my_function", [abs]])
+def test_reader_checks_need_a_function(check, fn):
+    with pytest.raises(TypeError, match="fn"):
+        getattr(exercises, check)(fn, show=False)
+
+
+@pytest.mark.parametrize("check", CHECKS_TAKING_FN)
+@pytest.mark.parametrize("show", [1, "yes", None])
+def test_reader_checks_show_is_a_bool(check, show):
+    with pytest.raises(TypeError, match="show"):
+        getattr(exercises, check)(lambda *a: 0, show=show)
+
+
+@pytest.mark.parametrize("kw,exc,name", [(dict(n=0), ValueError, "n:"), (dict(n=True), TypeError, "n:"),
+                                         (dict(seq_len=3), ValueError, "seq_len"), (dict(seq_len=64.0), TypeError, "seq_len")])
+def test_check_mlm_masking_sizes(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        exercises.check_mlm_masking(lambda *a: None, show=False, **kw)
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(rel_tol=-1e-6), ValueError, "rel_tol"), (dict(rel_tol=float("nan")), ValueError, "rel_tol"),
+    (dict(rel_tol="1e-6"), TypeError, "rel_tol"), (dict(abs_tol=True), TypeError, "abs_tol"),
+    (dict(name=None), TypeError, "name"), (dict(name=3), TypeError, "name"), (dict(hint=["h"]), TypeError, "hint"),
+    (dict(show=1), TypeError, "show"),
+])
+def test_check_value_bad_arguments(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        exercises.check_value(1.0, 1.0, **kw)
+
+
+@pytest.mark.parametrize("cases,exc,name", [
+    ([((1,), 1), (1, 1)], TypeError, r"cases\[1\]"), ([((1,), 1, 2)], TypeError, r"cases\[0\]"),
+    ([(1, 1)], TypeError, r"cases\[0\]"), ("cases", TypeError, "cases"), (None, TypeError, "cases"),
+    ([], ValueError, "cases"),
+])
+def test_check_function_bad_cases(cases, exc, name):
+    with pytest.raises(exc, match=name):
+        exercises.check_function(abs, cases)
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(hints="one hint"), TypeError, "hints"), (dict(hints=[3]), TypeError, r"hints\[0\]"),
+    (dict(hints=[None, None]), ValueError, "hints"), (dict(name=5), TypeError, "name"),
+    (dict(rel_tol=-1.0), ValueError, "rel_tol"), (dict(abs_tol="0"), TypeError, "abs_tol"), (dict(show=0), TypeError, "show"),
+])
+def test_check_function_bad_arguments(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        exercises.check_function(abs, [((-1,), 1)], **kw)
+
+
+def test_check_function_gives_the_same_feedback_as_before():
+    fb = exercises.check_function(abs, [((-1,), 1), ((2,), 2)], hints=[None, "h"], show=False)
+    assert fb and fb.message == "abs: all 2 cases pass"
+    fb = exercises.check_function(lambda x: x, [((-1,), 1)], name="absolute", hints=["use abs"], show=False)
+    assert not fb and fb.message == "case 1: absolute(-1) returned -1, expected 1. Hint: use abs"
+
+
+def _adam_step_reference_formula(param, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def test_check_adam_step_accepts_the_paper_update_and_names_the_usual_mistakes(capsys):
+    assert exercises.check_adam_step(_adam_step_reference_formula, show=False)
+
+    def no_bias_correction(param, grad, m, v, t, lr, beta1, beta2, eps):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        return param - lr * m / (np.sqrt(v) + eps), m, v
+
+    def keras_style(param, grad, m, v, t, lr, beta1, beta2, eps):
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        alpha = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+        return param - alpha * m / (np.sqrt(v) + eps), m, v
+
+    def params_only(*args):
+        return _adam_step_reference_formula(*args)[0]
+
+    fb = exercises.check_adam_step(no_bias_correction, show=False)
+    assert not fb and "case 1" in fb.message and "bias correction" in fb.message
+    fb = exercises.check_adam_step(keras_style, show=False)
+    assert not fb and "case 3" in fb.message and "Keras" in fb.message
+    fb = exercises.check_adam_step(params_only, show=False)
+    assert not fb and "tuple (param, m, v)" in fb.message
+    exercises.check_adam_step(_adam_step_reference_formula)
+    assert "all 4 cases pass" in capsys.readouterr().out
+
+
+def test_check_adam_step_does_not_let_the_answer_change_the_cases():
+    def in_place(param, grad, m, v, t, lr, beta1, beta2, eps):
+        m *= beta1
+        m += (1 - beta1) * grad
+        v *= beta2
+        v += (1 - beta2) * grad**2
+        param -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+        return param, m, v
+
+    assert exercises.check_adam_step(in_place, show=False)
+
+
+def _tensorboard_smoothing(values, weight):
+    """Transcribed from TensorBoard's line chart (resmoothDataset): debiased EMA starting at 0."""
+    last, out = 0.0, []
+    for k, x in enumerate(values, start=1):
+        last = last * weight + (1 - weight) * x
+        out.append(last / (1 - weight**k) if weight != 1 else last)
+    return out
+
+
+def test_check_ema_smoothing_accepts_tensorboard_and_rejects_the_undebiased_average():
+    assert exercises.check_ema_smoothing(_tensorboard_smoothing, show=False)
+
+    def undebiased(values, weight):
+        last, out = 0.0, []
+        for x in values:
+            last = last * weight + (1 - weight) * x
+            out.append(last)
+        return out
+
+    def starts_at_first(values, weight):
+        last, out = values[0], []
+        for x in values:
+            last = last * weight + (1 - weight) * x
+            out.append(last)
+        return out
+
+    fb = exercises.check_ema_smoothing(undebiased, show=False)
+    assert not fb and "case 1" in fb.message and "constant" in fb.message
+    fb = exercises.check_ema_smoothing(starts_at_first, show=False)
+    assert not fb and "case 2" in fb.message
 
 
 # ---------------------------------------------------------------------------- 9 chat LLMs

@@ -1,31 +1,10 @@
-import re
-
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import top_k_accuracy_score
 
-from companion import forgetting, tasks
+from companion import forgetting, models
 from companion.data import train_wordpiece_tokenizer
-
-
-def test_paraphrase_pairs_are_attributed_and_not_near_copies():
-    df = forgetting.load_paraphrase_pairs("sample")
-    assert len(df) == 1000 and list(df.columns) == ["a", "b", "attribution"]
-    assert df["attribution"].str.contains("tatoeba.org").all()
-    assert df["attribution"].str.contains("CC-BY 2.0").all()
-
-    def words(s):
-        return set(re.findall(r"[a-z0-9']+", s.lower()))
-
-    jaccard = [len(words(a) & words(b)) / len(words(a) | words(b)) for a, b in zip(df["a"], df["b"])]
-    assert max(jaccard) <= 0.5
-    assert len(forgetting.load_paraphrase_pairs("fixture")) == 100
-    assert len(forgetting.load_paraphrase_pairs("sample", n=10)) == 10
-    with pytest.raises(ValueError, match="source"):
-        forgetting.load_paraphrase_pairs("hub")
-    with pytest.raises(ValueError, match="n"):
-        forgetting.load_paraphrase_pairs("fixture", n=101)
 
 
 def test_recall_at_1_matches_scikit_learn():
@@ -42,7 +21,7 @@ def test_recall_at_1_matches_scikit_learn():
 def test_sentence_embeddings_ignore_padding_and_the_head():
     texts = ["a short one", "a much longer sentence with many more words in it"]
     tok = train_wordpiece_tokenizer(texts * 3, vocab_size=60)
-    model, _ = tasks.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
+    model, _ = models.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
     alone = forgetting.sentence_embeddings(model, tok, texts[:1])
     batched = forgetting.sentence_embeddings(model, tok, texts)
     assert torch.allclose(alone[0], batched[0], atol=1e-5)
@@ -60,15 +39,8 @@ def test_paraphrase_recall_of_identical_pairs_is_perfect():
     pairs = pd.DataFrame({"a": ["the cat sleeps", "stocks fell today", "we won the game"],
                           "b": ["the cat sleeps", "stocks fell today", "we won the game"]})
     tok = train_wordpiece_tokenizer(list(pairs["a"]) * 3, vocab_size=60)
-    model, _ = tasks.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
+    model, _ = models.build_model("tiny-random-bert", "classification", tokenizer=tok, seed=0)
     assert forgetting.paraphrase_recall(model, tok, pairs) == 1.0
-
-
-def test_paraphrase_samples_have_unique_queries_and_candidates():
-    for source in ("sample", "fixture"):
-        df = forgetting.load_paraphrase_pairs(source)
-        assert not df["a"].duplicated().any() and not df["b"].duplicated().any()
-        assert not df["b"].isin(df["a"]).any()
 
 
 def test_recall_at_1_rejects_bad_embeddings():
@@ -82,6 +54,15 @@ def test_recall_at_1_rejects_bad_embeddings():
         forgetting.recall_at_1(x, torch.full((3, 3), float("nan")))
 
 
-def test_load_paraphrase_pairs_rejects_a_bool_count():
-    with pytest.raises(ValueError, match="n"):
-        forgetting.load_paraphrase_pairs("fixture", n=True)
+@pytest.mark.parametrize("kw,error,name", [
+    (dict(texts="one sentence"), TypeError, "texts"), (dict(texts=[None]), TypeError, "texts"),
+    (dict(texts=[]), ValueError, "texts"), (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(batch_size=True), TypeError, "batch_size"), (dict(max_length=0), ValueError, "max_length"),
+    (dict(max_length=2.5), TypeError, "max_length"),
+])
+def test_sentence_embeddings_bad_arguments_are_named(kw, error, name):
+    tok = train_wordpiece_tokenizer(["a short one", "another one"] * 3, vocab_size=60)
+    model, _ = models.build_model("tiny-random-bert", tokenizer=tok, seed=0)
+    args = {**dict(texts=["a short one"]), **kw}
+    with pytest.raises(error, match=rf"^{name}\b"):
+        forgetting.sentence_embeddings(model, tok, args.pop("texts"), **args)

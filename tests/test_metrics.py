@@ -17,12 +17,13 @@ def test_macro_f1_counts_never_predicted_class():
     assert metrics.macro_f1([0, 1, 1, 1], [1, 1, 1, 1]) == pytest.approx((0 + 2 * 0.75 / 1.75) / 2)
 
 
-@pytest.mark.parametrize("t,p,name", [([0, 1], [0], "y_pred"), ([], [], "y_true"), ([[0, 1]], [[0, 1]], "y_true"),
-                                      ([0.5, 1], [0, 1], "y_true"), ([0, 1], ["a", "b"], "y_pred"),
-                                      ([0, -100], [0, 1], "y_true"), ([1e30, 0], [2e30, 0], "y_true"),
-                                      ([0, float("nan")], [0, 1], "y_true")])
-def test_bad_inputs_name_the_argument(t, p, name):
-    with pytest.raises(ValueError, match=name):
+@pytest.mark.parametrize("t,p,name,exc", [
+    ([0, 1], [0], "y_pred", ValueError), ([], [], "y_true", ValueError), ([[0, 1]], [[0, 1]], "y_true", ValueError),
+    ([0.5, 1], [0, 1], "y_true", ValueError), ([0, 1], ["a", "b"], "y_pred", TypeError),
+    ([0, -100], [0, 1], "y_true", ValueError), ([1e30, 0], [2e30, 0], "y_true", ValueError),
+    ([0, float("nan")], [0, 1], "y_true", ValueError), ([0, None], [0, 1], "y_true", TypeError)])
+def test_bad_inputs_name_the_argument(t, p, name, exc):
+    with pytest.raises(exc, match=name):
         metrics.accuracy(t, p)
 
 
@@ -44,11 +45,11 @@ def test_compute_metrics_for_trainer():
         metrics.compute_metrics((np.zeros(3), np.zeros(3)))
 
 
-@pytest.mark.parametrize("labels", [[2, 3], ["a"], [], [0]])
-def test_explicit_labels_must_cover_the_classes(labels):
-    with pytest.raises(ValueError, match="labels"):
+@pytest.mark.parametrize("labels,exc", [([2, 3], ValueError), (["a"], TypeError), ([], ValueError), ([0], ValueError)])
+def test_explicit_labels_must_cover_the_classes(labels, exc):
+    with pytest.raises(exc, match="labels"):
         metrics.macro_f1([0, 1], [0, 1], labels=labels)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(exc, match="labels"):
         metrics.confusion([0, 1], [0, 1], labels=labels)
 
 
@@ -125,7 +126,7 @@ def test_token_nll_matches_gpt2_loss():
 
 @pytest.mark.parametrize("args,name", [
     (([],), "token_nll"), (([-0.1, 0.2],), "token_nll"), (([float("nan")],), "token_nll"),
-    ((np.zeros((2, 3)), np.zeros((2, 4))), "labels"), ((np.ones((1, 2)), np.full((1, 2), -100)), "token_nll"),
+    ((np.zeros((2, 3)), np.zeros((2, 4), dtype=int)), "labels"), ((np.ones((1, 2)), np.full((1, 2), -100)), "token_nll"),
 ])
 def test_perplexity_bad_input(args, name):
     with pytest.raises(ValueError, match=name):
@@ -263,3 +264,137 @@ def test_signature_counts_references():
     assert metrics.bleu_signature(nrefs=2).startswith("nrefs:2|")
     with pytest.raises(ValueError, match="nrefs"):
         metrics.chrf_signature(nrefs=0)
+
+
+# ---------------------------------------------------------------------------- bad inputs (issue 16)
+@pytest.mark.parametrize("token_nll,exc,where", [
+    (["1.0", "abc"], TypeError, r"token_nll\[0\]"), ([0.1, "0.2"], TypeError, r"token_nll\[1\]"),
+    ([True, 0.1], TypeError, r"token_nll\[0\]"), ([0.1, None], TypeError, r"token_nll\[1\]"),
+    ("0.5", TypeError, "token_nll"), (None, TypeError, "token_nll"), (True, TypeError, "token_nll"),
+    ([[0.1, 0.2], ["x"]], TypeError, r"token_nll\[1\]"), (np.array(["0.1"]), TypeError, "token_nll"),
+    ([0.1, math.inf], ValueError, "token_nll"), ([0.1, -math.inf], ValueError, "token_nll"),
+    (math.nan, ValueError, "token_nll"), (-0.5, ValueError, "token_nll"), (torch.tensor([0.1, math.nan]), ValueError, "token_nll"),
+])
+def test_perplexity_refuses_non_numbers(token_nll, exc, where):
+    with pytest.raises(exc, match=where):
+        metrics.perplexity(token_nll)
+
+
+def test_perplexity_of_one_loss_and_of_tensors():
+    assert metrics.perplexity(math.log(7)) == pytest.approx(7)
+    assert metrics.perplexity(torch.tensor([[0.1, 0.2], [0.3, 9.0]]), torch.tensor([[1, 1], [1, -100]])) == \
+        pytest.approx(math.exp(0.2))
+
+
+@pytest.mark.parametrize("labels,exc", [(np.zeros((1, 2)), TypeError), ([["a", "b"]], TypeError),
+                                        (np.zeros((1, 3), dtype=int), ValueError)])
+def test_perplexity_labels(labels, exc):
+    with pytest.raises(exc, match="labels"):
+        metrics.perplexity(np.ones((1, 2)), labels)
+    with pytest.raises(TypeError, match="ignore_index"):
+        metrics.perplexity(np.ones((1, 2)), np.zeros((1, 2), dtype=int), ignore_index=None)
+
+
+@pytest.mark.parametrize("nll_sum,n_tokens,exc,name", [
+    ("abc", 10, TypeError, "nll_sum"), ("1.0", 10, TypeError, "nll_sum"), (True, 10, TypeError, "nll_sum"),
+    (None, 10, TypeError, "nll_sum"), (math.nan, 10, ValueError, "nll_sum"), (math.inf, 10, ValueError, "nll_sum"),
+    (1.0, True, TypeError, "n_tokens"), (1.0, 10.0, TypeError, "n_tokens"), (1.0, "10", TypeError, "n_tokens"),
+    (1.0, -3, ValueError, "n_tokens"),
+])
+def test_perplexity_from_sum_bad_types(nll_sum, n_tokens, exc, name):
+    with pytest.raises(exc, match=name):
+        metrics.perplexity_from_sum(nll_sum, n_tokens)
+
+
+@pytest.mark.parametrize("logits,labels,exc,name", [
+    (torch.zeros(1, 3, 4), torch.tensor([[0, 9, 1]]), ValueError, "labels"),
+    (torch.zeros(1, 3, 4), torch.tensor([[0, 4, 1]]), ValueError, "labels"),
+    (torch.zeros(1, 3, 4), torch.tensor([[0, -5, 1]]), ValueError, "labels"),
+    (torch.zeros(1, 3, 4), torch.tensor([[0, 10**12, 1]]), ValueError, "labels"),
+    (torch.zeros(1, 3, 4), torch.tensor([[0.0, 1.0, 1.0]]), TypeError, "labels"),
+    (torch.zeros(1, 3, 4), [["a", "b", "c"]], TypeError, "labels"),
+    (torch.zeros(1, 3, 4, dtype=torch.long), torch.tensor([[0, 1, 1]]), TypeError, "logits"),
+    (np.zeros((1, 3, 4)), torch.tensor([[0, 1, 1]]), TypeError, "logits"),
+    (torch.zeros(1, 3, 4), torch.tensor([[0, 1]]), ValueError, "logits"),
+])
+def test_token_nll_bad_inputs(logits, labels, exc, name):
+    with pytest.raises(exc, match=name):
+        metrics.token_nll(logits, labels)
+    with pytest.raises(exc, match=name):
+        metrics.token_nll(logits, labels, shift=True)
+
+
+def test_token_nll_keeps_ignored_positions_and_checks_flags():
+    nll, lab = metrics.token_nll(torch.zeros(1, 3, 4), torch.tensor([[0, -100, 3]]))
+    assert nll[0].tolist() == pytest.approx([math.log(4), 0.0, math.log(4)])
+    with pytest.raises(TypeError, match="shift"):
+        metrics.token_nll(torch.zeros(1, 3, 4), torch.tensor([[0, 1, 3]]), shift=1)
+
+
+def _tiny_mlm():
+    torch.manual_seed(0)
+    return BertForMaskedLM(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                      intermediate_size=32, max_position_embeddings=16, pad_token_id=0)).eval()
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(input_ids=torch.tensor([[2, 7, 30, 3]])), ValueError, "input_ids"),
+    (dict(input_ids=torch.tensor([[2, 7, -1, 3]])), ValueError, "input_ids"),
+    (dict(input_ids=torch.tensor([[2.0, 7.0, 8.0, 3.0]])), TypeError, "input_ids"),
+    (dict(mask_token_id=30), ValueError, "mask_token_id"), (dict(mask_token_id=-1), ValueError, "mask_token_id"),
+    (dict(mask_token_id=True), TypeError, "mask_token_id"), (dict(special_tokens_mask=[[1, 0, 2, 1]]), ValueError, "special_tokens_mask"),
+    (dict(attention_mask=[[1, 1, 1]]), ValueError, "attention_mask"), (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(batch_size=True), TypeError, "batch_size"), (dict(return_token_nll=1), TypeError, "return_token_nll"),
+    (dict(model="bert"), TypeError, "model"),
+])
+def test_pseudo_perplexity_bad_arguments(kw, exc, name):
+    args = dict(model=_tiny_mlm(), input_ids=torch.tensor([[2, 7, 8, 3]]), special_tokens_mask=[[1, 0, 0, 1]],
+                mask_token_id=4) | kw
+    with pytest.raises(exc, match=name):
+        metrics.pseudo_perplexity(args.pop("model"), args.pop("input_ids"), args.pop("special_tokens_mask"), **args)
+
+
+@pytest.mark.parametrize("nrefs,exc", [(True, TypeError), (0, ValueError), (-1, ValueError), (2.0, TypeError),
+                                       ("1", TypeError), (None, TypeError)])
+def test_signature_nrefs(nrefs, exc):
+    with pytest.raises(exc, match="nrefs"):
+        metrics.bleu_signature(nrefs=nrefs)
+    with pytest.raises(exc, match="nrefs"):
+        metrics.chrf_signature(nrefs=nrefs)
+
+
+@pytest.mark.parametrize("word_order", [True, 3, -1, "2", None, 1.0])
+def test_word_order(word_order):
+    with pytest.raises(ValueError, match="word_order"):
+        metrics.corpus_chrf(["a"], ["a"], word_order=word_order)
+    with pytest.raises(ValueError, match="word_order"):
+        metrics.chrf_signature(word_order)
+
+
+@pytest.mark.parametrize("tokenize", [None, 13, "ZH", ["zh"]])
+def test_tokenize(tokenize):
+    with pytest.raises(ValueError, match="tokenize"):
+        metrics.corpus_bleu(["a"], ["a"], tokenize=tokenize)
+    with pytest.raises(ValueError, match="tokenize"):
+        metrics.corpus_bleu_by_group(["a"], ["a"], [0], tokenize=tokenize)
+
+
+@pytest.mark.parametrize("hyps,refs,groups,exc,name", [
+    (["a", "b"], ["a", "b"], [[1], [2]], TypeError, r"groups\[0\]"),
+    (["a", "b"], ["a", "b"], [{"g": 1}, 2], TypeError, r"groups\[0\]"),
+    (["a", "b"], ["a", "b"], "ab", TypeError, "groups"), (["a", "b"], ["a", "b"], 5, TypeError, "groups"),
+    (["a", "b"], ["a", "b"], [1, 2, 3], ValueError, "groups"), (["a", "b"], ["a"], [1, 2], ValueError, "references"),
+    (["a", "b"], [["a", "b"], ["a", "b"]], [1, 2], TypeError, "references"),
+    (["a", 2], ["a", "b"], [1, 2], TypeError, "hypotheses"), ([], [], [], ValueError, "hypotheses"),
+])
+def test_corpus_bleu_by_group_bad_inputs(hyps, refs, groups, exc, name):
+    with pytest.raises(exc, match=name):
+        metrics.corpus_bleu_by_group(hyps, refs, groups)
+
+
+@pytest.mark.parametrize("refs,exc", [(None, TypeError), (5, TypeError), ([None], TypeError), ([["a"], "a"], TypeError)])
+def test_reference_streams_bad(refs, exc):
+    with pytest.raises(exc, match="references"):
+        metrics.corpus_bleu(["a"], refs)
+    with pytest.raises(exc, match="references"):
+        metrics.sentence_bleu("a", refs if refs is not None else None)

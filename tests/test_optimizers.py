@@ -4,12 +4,12 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification, Trainer
 
-from companion import optimizers, training
+from companion import models, optimizers
 
 
 def _tiny(seed=0):
     torch.manual_seed(seed)
-    return BertForSequenceClassification(training.tiny_bert_config(50, 2))
+    return BertForSequenceClassification(models.tiny_bert_config(50, 2))
 
 
 # ---------------------------------------------------------------------------- parameter groups
@@ -30,6 +30,51 @@ def test_param_groups_split_and_skip_frozen():
     assert in_groups == {id(p) for p in model.parameters() if p.requires_grad}
     with pytest.raises(ValueError, match="weight_decay"):
         optimizers.param_groups(model, -1.0)
+
+
+def test_per_prefix_learning_rates_cover_every_parameter_once():
+    """The encoder-decoder case of chapter 8.2: a pretrained encoder at a small rate, the new decoder at a large one."""
+    model = _tiny()
+    groups = optimizers.param_groups(model, 0.01, lr=1e-3, lr_by_prefix={"bert.": 1e-5, "bert.encoder.layer.1.": 1e-4})
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        expected = 1e-4 if name.startswith("bert.encoder.layer.1.") else 1e-5 if name.startswith("bert.") else 1e-3
+        assert rate[id(p)] == expected, name  # the longest matching prefix wins
+    decay = set(optimizers.decay_parameter_names(model))
+    for g in groups:
+        assert all((n in decay) == (g["weight_decay"] == 0.01) for n, p in model.named_parameters()
+                   if id(p) in {id(q) for q in g["params"]})
+    assert all("lr" not in g for g in optimizers.param_groups(model, 0.01))  # no rates given: the optimiser's
+
+
+def test_a_scheduler_keeps_the_per_group_peaks():
+    from transformers import get_linear_schedule_with_warmup
+
+    model = _tiny()
+    opt = torch.optim.AdamW(optimizers.param_groups(model, 0.01, lr=1e-3, lr_by_prefix={"bert.": 1e-4}))
+    sched = get_linear_schedule_with_warmup(opt, 2, 10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(sorted({g["lr"] for g in opt.param_groups}))
+        opt.step()
+        sched.step()
+    assert lrs[0] == [0.0]
+    assert lrs[2] == pytest.approx([1e-4, 1e-3])  # the peaks, after warm-up
+    assert lrs[6][1] / lrs[6][0] == pytest.approx(10.0) and lrs[6][1] < 1e-3
+
+
+@pytest.mark.parametrize("kw,error,name", [
+    (dict(lr=0.0), ValueError, "lr"), (dict(lr=float("inf")), ValueError, "lr"), (dict(lr="1e-3"), TypeError, "lr"),
+    (dict(lr=True), TypeError, "lr"), (dict(lr_by_prefix={"decoder.": 1e-3}), ValueError, "lr_by_prefix"),
+    (dict(lr_by_prefix={"bert.": 0}), ValueError, "lr_by_prefix"),
+    (dict(lr_by_prefix={"bert.": float("nan")}), ValueError, "lr_by_prefix"),
+    (dict(lr_by_prefix={"": 1e-3}), TypeError, "lr_by_prefix"), (dict(lr_by_prefix={3: 1e-3}), TypeError, "lr_by_prefix"),
+])
+def test_param_groups_bad_rates_are_named(kw, error, name):
+    with pytest.raises(error, match=rf"^{name}\b"):
+        optimizers.param_groups(_tiny(), 0.01, **kw)
 
 
 def test_layer_index_and_llrd_rates():
@@ -175,12 +220,42 @@ def test_mezo_optimiser_reduces_the_loss_without_state(one_thread):
 
 
 # ---------------------------------------------------------------------------- bad input (newcomer probes)
-@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), True])
-def test_weight_decay_must_be_a_finite_non_negative_number(bad):
-    with pytest.raises(ValueError, match="weight_decay"):
+@pytest.mark.parametrize("bad,error", [(-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError),
+                                       (True, TypeError), ("0.01", TypeError), (None, TypeError)])
+def test_weight_decay_must_be_a_finite_non_negative_number(bad, error):
+    w = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(error, match="weight_decay"):
         optimizers.param_groups(_tiny(), bad)
-    with pytest.raises(ValueError, match="weight_decay"):
+    with pytest.raises(error, match="weight_decay"):
         optimizers.layerwise_lr_groups(_tiny(), 1e-3, 0.9, weight_decay=bad)
+    with pytest.raises(error, match="weight_decay"):
+        optimizers.make_optimizer("adamw", [w], 1e-3, weight_decay=bad)
+
+
+@pytest.mark.parametrize("bad,error", [(0.0, ValueError), (-1e-3, ValueError), (float("inf"), ValueError),
+                                       (float("nan"), ValueError), ("1e-3", TypeError), (True, TypeError)])
+def test_learning_rates_must_be_positive_finite_numbers(bad, error):
+    w = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(error, match="lr"):
+        optimizers.make_optimizer("adamw", [w], bad)
+    with pytest.raises(error, match="lr"):
+        optimizers.layerwise_lr_groups(_tiny(), bad, 0.9)
+
+
+@pytest.mark.parametrize("bad,error", [(0.0, ValueError), (1.5, ValueError), (float("nan"), ValueError),
+                                       ("0.9", TypeError), (True, TypeError)])
+def test_llrd_decay_must_be_in_0_1(bad, error):
+    with pytest.raises(error, match="decay"):
+        optimizers.layerwise_lr_groups(_tiny(), 1e-3, bad)
+
+
+@pytest.mark.parametrize("bad,error", [(True, TypeError), (0, ValueError), (-2, ValueError), (2.0, TypeError)])
+def test_layer_index_and_freezing_count_layers_as_ints(bad, error):
+    with pytest.raises(error, match="num_layers"):
+        optimizers.layer_index("bert.encoder.layer.0.output.dense.weight", bad)
+    if bad != 0:
+        with pytest.raises(error, match="n_layers"):
+            optimizers.freeze_lower_layers(_tiny(), bad)
 
 
 @pytest.mark.parametrize("result", [float("nan"), float("inf"), torch.tensor([1.0, 2.0]), "raise"])
@@ -201,8 +276,11 @@ def test_mezo_step_restores_the_parameters_when_the_loss_is_unusable(result):
 
 def test_mezo_rejects_infinite_rates_and_parameter_groups():
     params, loss = _problem()
-    for lr in (float("inf"), float("nan"), True):
-        with pytest.raises(ValueError, match="lr"):
+    for lr, error in ((float("inf"), ValueError), (float("nan"), ValueError), (True, TypeError), ("1", TypeError)):
+        with pytest.raises(error, match="lr"):
             optimizers.mezo_step(params, loss, lr=lr, seed=0)
+    for seed, error in ((-1, ValueError), (1.5, TypeError), (None, TypeError)):
+        with pytest.raises(error, match="seed"):
+            optimizers.mezo_step(params, loss, lr=1e-3, seed=seed)
     with pytest.raises(TypeError, match="params"):
         optimizers.MeZO([{"params": params}], lr=1e-3)

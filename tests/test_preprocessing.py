@@ -1,44 +1,10 @@
-import json
+import math
 
 import pandas as pd
 import pytest
 from datasets import Dataset
 
 from companion import data, preprocessing as pp
-
-
-# ---------------------------------------------------------------------------- data
-def test_imdb_unsupervised_sample_is_raw_and_has_duplicates():
-    df = pp.load_imdb_unsupervised("sample")
-    assert list(df.columns) == ["doc_id", "text"] and len(df) >= 1000
-    assert df["text"].str.contains("<br />").any()  # raw: the cleaning is the reader's job
-    assert len(pp.exact_duplicates(list(df["text"]))) > 0  # the sample is enriched with duplicate groups
-    assert len(pp.load_imdb_unsupervised("sample", n=10)) == 10
-    with pytest.raises(ValueError, match="source"):
-        pp.load_imdb_unsupervised("wikipedia")
-    with pytest.raises(ValueError, match="n"):
-        pp.load_imdb_unsupervised("sample", n=0)
-
-
-def test_imdb_unsupervised_metadata_matches_sample():
-    meta = json.loads((data.packaged_data_dir() / "imdb" / "unsupervised.json").read_text())
-    df = pp.load_imdb_unsupervised("sample")
-    assert meta["rows"] == len(df)
-    assert meta["full_corpus"]["documents"] == 50_000
-
-
-def test_tatoeba_pairs(tmp_path):
-    df = pp.load_tatoeba_pairs()
-    assert list(df.columns) == ["english", "chinese", "attribution"] and len(df) == 5000
-    assert df["attribution"].str.startswith("CC-BY 2.0 (France)").all()
-    assert not df["english"].str.startswith("\ufeff").any()
-    bad = tmp_path / "bad.tsv"
-    bad.write_text("Hi.\t你好。\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="path"):
-        pp.load_tatoeba_pairs(bad)
-    bom = tmp_path / "bom.tsv"
-    bom.write_text("\ufeffHi.\t你好。\tCC-BY\n", encoding="utf-8")
-    assert pp.load_tatoeba_pairs(bom)["english"][0] == "Hi."
 
 
 # ---------------------------------------------------------------------------- cleaning
@@ -62,7 +28,7 @@ def test_strip_html():
 
 def test_clean_text_agrees_with_clean_review_on_imdb():
     # companion.data.clean_review only handles <br />; clean_text is a superset on IMDb texts
-    for text in pp.load_imdb_unsupervised("sample", n=50)["text"]:
+    for text in data.load_imdb_unlabelled("raw", n=50, clean=False)["text"]:
         if "&" not in text and "<" not in text.replace("<br />", ""):
             assert pp.clean_text(text) == data.clean_review(pp.normalize_unicode(text))
 
@@ -220,7 +186,7 @@ def test_save_splits_round_trip(tmp_path, fmt):
 # ---------------------------------------------------------------------------- tokenizers
 @pytest.fixture(scope="module")
 def pairs():
-    return pp.load_tatoeba_pairs(n=1000)
+    return data.read_tatoeba(n=1000)
 
 
 def test_bpe_never_unknown_and_costs_bytes_on_unseen_script(pairs):
@@ -261,3 +227,149 @@ def test_fertility_counts_tokens_per_word_and_char(pairs):
         pp.fertility(wp, [text], per="sentence")
     with pytest.raises(ValueError, match="texts"):
         pp.fertility(wp, [" "])
+
+
+# ---------------------------------------------------------------------------- bad inputs (issue 16)
+BAD_COUNT = [(True, TypeError), (False, TypeError), ("5", TypeError), (5.0, TypeError), (None, TypeError), (0, ValueError),
+             (-2, ValueError)]
+BAD_OPEN_FRACTION = [("0.8", TypeError), (True, TypeError), (math.nan, ValueError), (math.inf, ValueError), (0.0, ValueError),
+                     (1.0, ValueError), (-0.2, ValueError)]
+DOCS = ["the film was good and the acting was great " * 3, "a completely different review of another film " * 3]
+
+
+@pytest.mark.parametrize("value,exc", BAD_COUNT)
+def test_ngram_sizes(value, exc):
+    with pytest.raises(exc, match="n:"):
+        pp.shingles("a b c", value)
+    with pytest.raises(exc, match="n:"):
+        pp.duplicate_ngram_fraction("a b c", value)
+    with pytest.raises(exc, match="ngram"):
+        pp.minhashes(DOCS, ngram=value)
+    with pytest.raises(exc, match="ngram"):
+        pp.clean_corpus(DOCS, ngram=value)
+
+
+@pytest.mark.parametrize("value,exc", [(True, TypeError), (1, ValueError), (128.0, TypeError), ("128", TypeError)])
+def test_num_perm(value, exc):
+    with pytest.raises(exc, match="num_perm"):
+        pp.minhashes(DOCS, num_perm=value)
+    with pytest.raises(exc, match="num_perm"):
+        pp.near_duplicate_clusters(DOCS, num_perm=value)
+    with pytest.raises(exc, match="num_perm"):
+        pp.clean_corpus(DOCS, num_perm=value)
+
+
+@pytest.mark.parametrize("value,exc", BAD_OPEN_FRACTION)
+def test_thresholds(value, exc):
+    with pytest.raises(exc, match="threshold"):
+        pp.near_duplicate_clusters(DOCS, threshold=value)
+    with pytest.raises(exc, match="threshold"):
+        pp.cross_split_near_duplicates({"train": DOCS, "test": DOCS}, threshold=value)
+    with pytest.raises(exc, match="near_duplicate_threshold"):
+        pp.clean_corpus(DOCS, near_duplicate_threshold=value)
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(max_duplicate_ngram_fraction="0.2"), TypeError, "max_duplicate_ngram_fraction"),
+    (dict(max_duplicate_ngram_fraction=math.nan), ValueError, "max_duplicate_ngram_fraction"),
+    (dict(max_duplicate_ngram_fraction=True), TypeError, "max_duplicate_ngram_fraction"),
+    (dict(max_duplicate_ngram_fraction=1.5), ValueError, "max_duplicate_ngram_fraction"),
+    (dict(min_words=True), TypeError, "min_words"), (dict(min_words=-1), ValueError, "min_words"),
+    (dict(min_words=20.0), TypeError, "min_words"), (dict(max_words="2000"), TypeError, "max_words"),
+    (dict(min_words=10, max_words=5), ValueError, "min_words"), (dict(scrub=1), TypeError, "scrub"),
+    (dict(seed=-1), ValueError, "seed"), (dict(seed=True), TypeError, "seed"),
+])
+def test_clean_corpus_bad_arguments(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        pp.clean_corpus(DOCS, **kw)
+
+
+@pytest.mark.parametrize("texts,exc", [([], ValueError), ((), ValueError), ("one text", TypeError), (None, TypeError),
+                                       (["a", None], TypeError), ([b"bytes"], TypeError), (5, TypeError)])
+def test_clean_corpus_bad_texts(texts, exc):
+    with pytest.raises(exc, match="texts"):
+        pp.clean_corpus(texts)
+
+
+def test_clean_corpus_same_answer_as_its_public_steps():
+    texts = [f"review {i}: the acting in this film was {w} and the plot was {v}" for i, (w, v) in
+             enumerate([("great", "thin"), ("poor", "clever"), ("fine", "slow")])]
+    texts += [texts[0], "short", "<b>Bold</b> claim: " + texts[2] + " mail a@b.com"]
+    kept, report = pp.clean_corpus(texts, min_words=3, near_duplicate_threshold=None)
+    expected = [pp.scrub_pii(pp.clean_text(texts[i]))[0] for i in (0, 1, 2, 5)]
+    assert kept["text"].tolist() == expected and kept["position"].tolist() == [0, 1, 2, 5]
+    assert report.loc["exact duplicates (SHA-256)", "removed"] == 1
+
+
+@pytest.mark.parametrize("texts", [["short"], ["a b c a b c a b c"] * 2])
+def test_clean_corpus_when_every_document_is_removed(texts):
+    kept, report = pp.clean_corpus(texts, min_words=3)
+    assert len(kept) == 0 and report["documents out"].iloc[-1] == 0
+
+
+@pytest.mark.parametrize("text", [None, 5, ["a b"], b"a b"])
+def test_single_text_functions(text):
+    for fn in (pp.normalize_unicode, pp.strip_html, pp.clean_text, pp.word_count, pp.scrub_pii,
+               pp.duplicate_ngram_fraction, pp.shingles):
+        with pytest.raises(TypeError, match="text"):
+            fn(text)
+
+
+@pytest.mark.parametrize("texts", ["one text", None, 5, ["a", 3]])
+def test_text_list_functions(texts):
+    for fn in (pp.exact_duplicates, pp.minhashes, pp.near_duplicate_clusters, pp.distinct_characters):
+        with pytest.raises(TypeError, match="texts"):
+            fn(texts)
+
+
+def test_jaccard_needs_sets_and_clusters_need_positions():
+    with pytest.raises(TypeError, match="a:"):
+        pp.jaccard("abc", {"a"})
+    with pytest.raises(TypeError, match="b:"):
+        pp.jaccard({"a"}, ["a"])
+    with pytest.raises(ValueError, match=r"clusters\[0\]"):
+        pp.near_duplicates_to_drop([[0, -1]])
+    with pytest.raises(TypeError, match=r"clusters\[1\]"):
+        pp.near_duplicates_to_drop([[0, 1], [2.0, 3.0]])
+    with pytest.raises(ValueError, match="form"):
+        pp.normalize_unicode("a", form=None)
+    with pytest.raises(TypeError, match="verify"):
+        pp.near_duplicate_clusters(DOCS, verify="yes")
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(validation_size=True, test_size=0.1), TypeError, "validation_size"),
+    (dict(validation_size="0.1", test_size=0.1), TypeError, "validation_size"),
+    (dict(validation_size=0.1, test_size=math.nan), ValueError, "test_size"),
+    (dict(validation_size=0.1, test_size=-3), ValueError, "test_size"),
+    (dict(validation_size=0.1, test_size=None), TypeError, "test_size"),
+    (dict(validation_size=0.1, test_size=0.1, seed=-1), ValueError, "seed"),
+    (dict(validation_size=0.1, test_size=0.1, seed=1.5), TypeError, "seed"),
+    (dict(validation_size=0.1, test_size=0.1, stratify_by_column=3), TypeError, "stratify_by_column"),
+])
+def test_split_dataset_bad_types(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        pp.split_dataset(_labelled(), **kw)
+    with pytest.raises(TypeError, match="ds"):
+        pp.split_dataset([{"text": "a"}] * 10, validation_size=1, test_size=1)
+
+
+@pytest.mark.parametrize("value,exc", [(True, TypeError), (299, ValueError), (2000.0, TypeError), ("2000", TypeError)])
+def test_tokenizer_vocab_size(value, exc):
+    with pytest.raises(exc, match="vocab_size"):
+        pp.train_bpe_tokenizer(["a b c"], vocab_size=value)
+    with pytest.raises(ValueError, match="texts"):
+        pp.train_bpe_tokenizer([], vocab_size=400)
+    with pytest.raises(TypeError, match="max_piece_length"):
+        pp.train_unigram_tokenizer(["a b c"], vocab_size=100, max_piece_length=True)
+
+
+def test_save_splits_and_cross_split_arguments(tmp_path):
+    with pytest.raises(ValueError, match="fmt"):
+        pp.save_splits({}, tmp_path, fmt=None)
+    with pytest.raises(TypeError, match="directory"):
+        pp.save_splits({}, 5)
+    with pytest.raises(TypeError, match="splits"):
+        pp.cross_split_near_duplicates([DOCS])
+    with pytest.raises(TypeError, match=r"splits\['test'\]"):
+        pp.cross_split_near_duplicates({"train": DOCS, "test": "one text"})

@@ -135,7 +135,6 @@ def test_warmup_equal_to_total_reaches_peak_at_the_end():
     (lambda: S.one_cycle(1.0, 100, anneal="cosine"), "anneal"),
     (lambda: S.exponential_range(1.0, 1e-3, 10), "min_lr"),
     (lambda: S.constant(float("nan")), "base_lr"),
-    (lambda: S.linear_with_warmup(1.0, 2.5, 10), "warmup_steps"),
 ])
 def test_bad_arguments_name_the_argument(make, arg):
     with pytest.raises(ValueError, match=arg):
@@ -227,3 +226,98 @@ def test_every_figure_schedule_builds_and_is_finite():
         values = make(1e-3, 10, 100).values(101)
         assert np.all(np.isfinite(values)) and values.max() <= 1e-3 * (1 + 1e-9), name
         assert math.isclose(values.max(), 1e-3, rel_tol=0.05), name
+
+
+# ------------------------------------------------------------------ bad inputs (issue 16)
+BAD_RATE = [(math.nan, ValueError), (math.inf, ValueError), (-math.inf, ValueError), (0.0, ValueError), (-1e-3, ValueError),
+            ("1e-3", TypeError), (True, TypeError), (None, TypeError), ([1e-3], TypeError)]
+BAD_STEPS = [(2.5, TypeError), (2.0, TypeError), (True, TypeError), ("10", TypeError), (None, TypeError), (-1, ValueError)]
+RATE_ARGS = [
+    (lambda v: S.constant(v), "base_lr"), (lambda v: S.step_decay(v, 10), "base_lr"),
+    (lambda v: S.step_decay(1.0, 10, v), "gamma"), (lambda v: S.exponential(1.0, v), "gamma"),
+    (lambda v: S.linear_with_warmup(v, 1, 10), "base_lr"), (lambda v: S.cosine_with_warmup(v, 1, 10), "base_lr"),
+    (lambda v: S.cosine_with_warmup(1.0, 1, 10, v), "num_cycles"), (lambda v: S.cosine_with_hard_restarts(v, 1, 10), "base_lr"),
+    (lambda v: S.inverse_sqrt(v, 10), "base_lr"), (lambda v: S.noam(64, 10, v), "factor"),
+    (lambda v: S.polynomial(v, 1, 10), "base_lr"), (lambda v: S.polynomial(1.0, 1, 10, 0.0, v), "power"),
+    (lambda v: S.one_cycle(v, 100), "max_lr"), (lambda v: S.one_cycle(1.0, 100, div_factor=v), "div_factor"),
+    (lambda v: S.one_cycle(1.0, 100, final_div_factor=v), "final_div_factor"),
+    (lambda v: S.exponential_range(v, 1.0, 10), "min_lr"), (lambda v: S.exponential_range(1e-6, v, 10), "max_lr"),
+]
+STEP_ARGS = [
+    (lambda v: S.constant(1.0, v), "warmup_steps"), (lambda v: S.step_decay(1.0, v), "step_size"),
+    (lambda v: S.linear_with_warmup(1.0, v, 10), "warmup_steps"), (lambda v: S.linear_with_warmup(1.0, 0, v), "total_steps"),
+    (lambda v: S.cosine_with_hard_restarts(1.0, 0, 10, v), "num_cycles"), (lambda v: S.inverse_sqrt(1.0, v), "warmup_steps"),
+    (lambda v: S.inverse_sqrt(1.0, 1, v), "timescale"), (lambda v: S.noam(v), "d_model"), (lambda v: S.noam(64, v), "warmup_steps"),
+    (lambda v: S.one_cycle(1.0, v), "total_steps"), (lambda v: S.exponential_range(1e-6, 1.0, v), "num_steps"),
+    (lambda v: S.constant(1.0).values(v), "num_steps"), (lambda v: S.constant(1.0)(v), "step"),
+    (lambda v: S.trace(S.constant(1.0), v, 2), "steps_per_epoch"), (lambda v: S.trace(S.constant(1.0), 2, v), "epochs"),
+]
+
+
+@pytest.mark.parametrize("make,arg", RATE_ARGS)
+@pytest.mark.parametrize("value,exc", BAD_RATE)
+def test_rates_and_factors_must_be_finite_positive_numbers(make, arg, value, exc):
+    with pytest.raises(exc, match=arg):
+        make(value)
+
+
+@pytest.mark.parametrize("make,arg,value,exc", [(m, a, v, e) for m, a in STEP_ARGS for v, e in BAD_STEPS
+                                                 if not (a == "timescale" and v is None)])  # None: the default
+def test_step_counts_must_be_ints(make, arg, value, exc):
+    with pytest.raises(exc, match=arg):
+        make(value)
+
+
+@pytest.mark.parametrize("value,exc", [(math.nan, ValueError), (-1e-7, ValueError), (1.0, ValueError), ("0", TypeError),
+                                       (False, TypeError), (math.inf, ValueError)])
+def test_polynomial_end_lr(value, exc):
+    with pytest.raises(exc, match="end_lr"):
+        S.polynomial(1.0, 0, 10, end_lr=value)
+
+
+@pytest.mark.parametrize("value,exc", [(0.0, ValueError), (1.0, ValueError), (math.nan, ValueError), ("0.3", TypeError),
+                                       (True, TypeError)])
+def test_one_cycle_pct_start(value, exc):
+    with pytest.raises(exc, match="pct_start"):
+        S.one_cycle(1.0, 100, pct_start=value)
+
+
+def test_to_lambda_lr_last_epoch_and_choices():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    for value, exc in ((-2, ValueError), (True, TypeError), ("0", TypeError)):
+        with pytest.raises(exc, match="last_epoch"):
+            S.to_lambda_lr(opt, S.constant(1.0), last_epoch=value)
+    with pytest.raises(ValueError, match="anneal"):
+        S.one_cycle(1.0, 100, anneal=None)
+    with pytest.raises(ValueError, match="step_every"):
+        S.trace(S.constant(1.0), 2, 2, None)
+    with pytest.raises(TypeError, match="schedule"):
+        S.trace(lambda s: 1.0, 2, 2)
+
+
+LRS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+LOSSES = [0.7, 0.69, 0.6, 0.4, 0.5, 3.0]
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(smoothing="0.9"), TypeError, "smoothing"), (dict(smoothing=True), TypeError, "smoothing"),
+    (dict(smoothing=math.nan), ValueError, "smoothing"), (dict(smoothing=1.0), ValueError, "smoothing"),
+    (dict(smoothing=-0.1), ValueError, "smoothing"), (dict(divergence="4"), TypeError, "divergence"),
+    (dict(divergence=math.nan), ValueError, "divergence"), (dict(divergence=0), ValueError, "divergence"),
+    (dict(lrs=[str(x) for x in LRS]), TypeError, "lrs"), (dict(lrs="123456"), TypeError, "lrs"),
+    (dict(lrs=[math.nan] + LRS[1:]), ValueError, "lrs"), (dict(lrs=[-1e-5] + LRS[1:]), ValueError, "lrs"),
+    (dict(lrs=[0.0] + LRS[1:]), ValueError, "lrs"), (dict(lrs=LRS[:-1] + [math.inf]), ValueError, "lrs"),
+    (dict(losses=["0.7"] + LOSSES[1:]), TypeError, "losses"), (dict(losses=[True] + LOSSES[1:]), TypeError, "losses"),
+    (dict(losses=[None] + LOSSES[1:]), TypeError, "losses"), (dict(lrs=[[x] for x in LRS]), ValueError, "lrs"),
+])
+def test_suggest_lr_bad_inputs(kw, exc, name):
+    args = dict(lrs=LRS, losses=LOSSES) | kw
+    with pytest.raises(exc, match=name):
+        S.suggest_lr(**args)
+
+
+def test_suggest_lr_accepts_a_diverged_loss():
+    out = S.suggest_lr(LRS, LOSSES[:-1] + [math.nan], smoothing=0.0)
+    assert out["stop"] == 5 and out["min_loss_lr"] == 1e-2
+    out = S.suggest_lr(LRS, LOSSES[:-1] + [math.inf], smoothing=0.0)
+    assert out["stop"] == 5

@@ -156,3 +156,149 @@ def test_toy_task_is_learnable_quickly():
         losses.append(loss.item())
     first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
     assert last < 1.0 and last < 0.5 * first
+
+
+# ------------------------------------------------------------------ bad inputs (issue 16)
+BAD_INT = [(True, TypeError), (2.0, TypeError), ("4", TypeError), (None, TypeError), (0, ValueError), (-1, ValueError)]
+
+
+@pytest.fixture(scope="module")
+def small():
+    torch.manual_seed(0)
+    return T.Seq2SeqTransformer(T.TransformerConfig(vocab_size=13, d_model=16, nhead=2, num_layers=1, max_len=8))
+
+
+@pytest.mark.parametrize("src,tgt_in,exc,name", [
+    (torch.tensor([[3, 99]]), torch.tensor([[1, 3]]), ValueError, "src"),  # the reproducer of bad-inputs.md
+    (torch.tensor([[3, 13]]), torch.tensor([[1, 3]]), ValueError, "src"),
+    (torch.tensor([[3, -1]]), torch.tensor([[1, 3]]), ValueError, "src"),
+    (torch.tensor([[3, 4]]), torch.tensor([[1, 10**12]]), ValueError, "tgt_in"),
+    (torch.tensor([[3.0, 4.0]]), torch.tensor([[1, 3]]), TypeError, "src"),
+    (torch.tensor([[3, 4]]), torch.tensor([[True, False]]), TypeError, "tgt_in"),
+    (torch.tensor([3, 4]), torch.tensor([[1, 3]]), ValueError, "src"),
+    (torch.tensor([[3] * 9]), torch.tensor([[1, 3]]), ValueError, "src"),  # longer than max_len
+    (torch.tensor([[3, 4]] * 2), torch.tensor([[1, 3]] * 3), ValueError, "tgt_in"),
+    ("3 4", torch.tensor([[1, 3]]), TypeError, "src"),
+])
+def test_forward_bad_ids(small, src, tgt_in, exc, name):
+    with pytest.raises(exc, match=name):
+        small(src, tgt_in)
+
+
+def test_encode_decode_embed_check_their_inputs(small):
+    with pytest.raises(ValueError, match="src"):
+        small.encode(torch.tensor([[3, 99]]))
+    with pytest.raises(ValueError, match="ids"):
+        small.embed(torch.tensor([[3, 99]]))
+    memory, pad = small.encode(torch.tensor([[3, 4]]))
+    assert small.decode(torch.tensor([[1, 3]]), memory, pad).shape == (1, 2, 13)
+    with pytest.raises(ValueError, match="tgt_in"):
+        small.decode(torch.tensor([[1, 99]]), memory, pad)
+    with pytest.raises(TypeError, match="memory"):
+        small.decode(torch.tensor([[1, 3]]), memory.long(), pad)
+    with pytest.raises(ValueError, match="src_pad"):
+        small.decode(torch.tensor([[1, 3]]), memory, pad[:, :1])
+    with pytest.raises(ValueError, match="memory"):
+        small.decode(torch.tensor([[1, 3]] * 2), memory, pad)
+
+
+@pytest.mark.parametrize("value,exc", BAD_INT + [(9, ValueError)])  # 9 > max_len 8
+def test_greedy_decode_max_new_tokens(small, value, exc):
+    with pytest.raises(exc, match="max_new_tokens"):
+        T.greedy_decode(small, torch.tensor([[3, 4]]), value)
+
+
+def test_greedy_decode_checks_model_and_src(small):
+    assert T.greedy_decode(small, torch.tensor([[3, 4]]), 8).shape == (1, 8)
+    with pytest.raises(ValueError, match="src"):
+        T.greedy_decode(small, torch.tensor([[3, 99]]), 3)
+    with pytest.raises(TypeError, match="model"):
+        T.greedy_decode(nn.Transformer(d_model=16, nhead=2), torch.tensor([[3, 4]]), 3)
+    with pytest.raises(TypeError, match="model"):
+        T.greedy_decode("model", torch.tensor([[3, 4]]), 3)
+
+
+class _DuckModel(nn.Module):
+    """encode/decode like Seq2SeqTransformer's, as chapter 4.1's hand-written TransformerModel has."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def encode(self, src):
+        return self.inner.encode(src)
+
+    def decode(self, tgt_in, memory, src_pad):
+        return self.inner.decode(tgt_in, memory, src_pad)
+
+
+def test_greedy_decode_takes_any_model_with_encode_and_decode(small):
+    src = torch.tensor([[3, 4, 5], [6, 7, 0]])
+    assert torch.equal(T.greedy_decode(_DuckModel(small), src, 6), T.greedy_decode(small, src, 6))
+    with pytest.raises(ValueError, match="src"):
+        T.greedy_decode(_DuckModel(small), torch.tensor([[3, -4]]), 3)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        T.greedy_decode(_DuckModel(small), src, 0)
+
+
+@pytest.mark.parametrize("field,value,exc", [
+    ("vocab_size", 2, ValueError), ("vocab_size", True, TypeError), ("d_model", 15, ValueError), ("d_model", 16.0, TypeError),
+    ("nhead", 3, ValueError), ("nhead", 0, ValueError), ("num_layers", 0, ValueError), ("num_layers", "2", TypeError),
+    ("dim_feedforward", -1, ValueError), ("dropout", 1.0, ValueError), ("dropout", math.nan, ValueError),
+    ("dropout", "0.1", TypeError), ("norm_first", 1, TypeError), ("residual", "yes", TypeError), ("max_len", 0, ValueError),
+    ("pad_id", 13, ValueError), ("pad_id", -1, ValueError),
+])
+def test_config_fields_are_checked(field, value, exc):
+    cfg = dict(vocab_size=13, d_model=16, nhead=2, num_layers=1) | {field: value}
+    with pytest.raises(exc, match=f"config.{field}"):
+        T.Seq2SeqTransformer(T.TransformerConfig(**cfg))
+    with pytest.raises(TypeError, match="config"):
+        T.Seq2SeqTransformer(dict(cfg))
+
+
+@pytest.mark.parametrize("kw,exc,name", [
+    (dict(d_model=True), TypeError, "d_model"), (dict(nhead=0), ValueError, "nhead"), (dict(dim_feedforward=2.5), TypeError, "dim_feedforward"),
+    (dict(dropout=-0.1), ValueError, "dropout"), (dict(dropout=math.inf), ValueError, "dropout"),
+    (dict(cross_attention=1), TypeError, "cross_attention"), (dict(norm_first=None), TypeError, "norm_first"),
+])
+def test_block_arguments(kw, exc, name):
+    args = dict(d_model=16, nhead=2, dim_feedforward=32) | kw
+    with pytest.raises(exc, match=name):
+        T.Block(**args)
+
+
+@pytest.mark.parametrize("value,exc", BAD_INT)
+def test_sizes_are_ints(value, exc):
+    for fn, name in [(lambda v: T.reversal_batch(v), "batch_size"), (lambda v: T.reversal_batch(2, min_len=v), "min_len"),
+                     (lambda v: T.reversal_batch(2, max_len=v), "max_len"), (lambda v: T.reversal_batch(2, n_symbols=v), "n_symbols"),
+                     (lambda v: T.sinusoidal_positional_encoding(v, 8), "max_len"),
+                     (lambda v: T.sinusoidal_positional_encoding(4, v), "d_model"), (lambda v: T.causal_mask(v), "size"),
+                     (lambda v: T.encoder_layer_parameters(v, 8), "d_model"),
+                     (lambda v: T.parameters_by_component(nn.Linear(2, 2), v), "depth")]:
+        with pytest.raises(exc, match=name):
+            fn(value)
+
+
+@pytest.mark.parametrize("logits,targets,exc,name", [
+    (torch.randn(1, 2, 5), torch.tensor([[1, 5]]), ValueError, "targets"), (torch.randn(1, 2, 5), torch.tensor([[1, -3]]), ValueError, "targets"),
+    (torch.randn(1, 2, 5), torch.tensor([[1.0, 2.0]]), TypeError, "targets"), (torch.randn(1, 2, 5).long(), torch.tensor([[1, 2]]), TypeError, "logits"),
+    (torch.randn(2, 5), torch.tensor([1, 2]), ValueError, "logits"),
+])
+def test_sequence_loss_bad_inputs(logits, targets, exc, name):
+    with pytest.raises(exc, match=name):
+        T.sequence_loss(logits, targets)
+
+
+def test_shift_right_and_accuracy_bad_inputs():
+    with pytest.raises(ValueError, match="targets"):
+        T.shift_right(torch.tensor([[3, -1]]))
+    with pytest.raises(TypeError, match="targets"):
+        T.shift_right(torch.tensor([[3.0, 4.0]]))
+    with pytest.raises(ValueError, match="bos_id"):
+        T.shift_right(torch.tensor([[3, 4]]), bos_id=-1)
+    with pytest.raises(TypeError, match="pad_id"):
+        T.shift_right(torch.tensor([[3, 4]]), pad_id=True)
+    with pytest.raises(TypeError, match="predicted"):
+        T.sequence_accuracy(torch.tensor([[1.0]]), torch.tensor([[1]]))
+    with pytest.raises(ValueError, match="predicted"):
+        T.sequence_accuracy(torch.tensor([[1]]), torch.tensor([[1, 2]]))

@@ -3,8 +3,8 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from companion import metrics, translation as tr
-from companion.data import packaged_data_dir, train_wordpiece_tokenizer
+from companion import metrics, models, trainer as T, translation as tr
+from companion.data import train_wordpiece_tokenizer
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -15,65 +15,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-# ---------------------------------------------------------------------------- data
-def test_committed_sample_format_and_licence():
-    raw = (packaged_data_dir() / "tatoeba" / "pairs.tsv").read_bytes()
-    assert not raw.startswith(b"\xef\xbb\xbf"), "the byte-order mark must be stripped"
-    lines = raw.decode("utf-8").splitlines()
-    assert len(lines) == 5000
-    assert all(len(line.split("\t")) == 3 for line in lines)
-    assert all(line.split("\t")[2].startswith("CC-BY 2.0 (France) Attribution: tatoeba.org #") for line in lines)
-    notice = (packaged_data_dir() / "tatoeba" / "README.md").read_text(encoding="utf-8")
-    assert "CC-BY 2.0 FR" in notice and "attribution" in notice
-
-
-def test_load_tatoeba_splits_are_disjoint_by_english_sentence_and_deterministic():
-    ds = tr.load_tatoeba("sample")
-    sizes = {k: len(v) for k, v in ds.items()}
-    assert sum(sizes.values()) == 5000 and sizes["test"] >= 500 and sizes["validation"] >= 250
-    assert ds["train"].column_names == ["en", "zh", "attribution"]
-    english = {k: set(v["en"]) for k, v in ds.items()}
-    assert not english["train"] & english["test"] and not english["train"] & english["validation"]
-    assert not english["validation"] & english["test"]
-    again = tr.load_tatoeba("sample")
-    assert list(again["test"]["zh"]) == list(ds["test"]["zh"])
-    other = tr.load_tatoeba("sample", seed=1)
-    assert list(other["test"]["zh"]) != list(ds["test"]["zh"])
-
-
-def test_load_tatoeba_fixture_and_errors(tmp_path):
-    fx = tr.load_tatoeba("fixture")
-    assert sum(len(v) for v in fx.values()) == 400 and len(fx["test"]) >= 60
-    path = tmp_path / "pairs.tsv"
-    path.write_text("\ufeffHi.\t嗨。\tA\nHi.\t你好。\tB\nRun.\t跑。\tC\nStop!\t住手！\tD\n", encoding="utf-8")
-    small = tr.load_tatoeba(str(path), validation_size=1, test_size=1)
-    assert "\ufeff" not in "".join(sum((list(v["en"]) for v in small.values()), []))
-    with pytest.raises(ValueError, match="source"):
-        tr.load_tatoeba("hub")
-    with pytest.raises(ValueError, match="test_size"):
-        tr.load_tatoeba(str(path), validation_size=2, test_size=2)
-
-
-def test_grouped_split_keeps_groups_together():
-    keys = ["a", "a", "b", "c", "c", "c", "d", "e"]
-    parts = tr.grouped_split(keys, validation_size=1, test_size=2, seed=3)
-    assert sorted(sum(parts.values(), [])) == list(range(len(keys)))
-    where = {keys[i]: split for split, pos in parts.items() for i in pos}
-    for split, pos in parts.items():
-        assert all(where[keys[i]] == split for i in pos)
-    assert len(parts["test"]) >= 2 and len(parts["validation"]) >= 1
-    with pytest.raises(ValueError, match="validation_size"):
-        tr.grouped_split(keys, validation_size=-1, test_size=1)
-
-
-def test_pairs_from_records_accepts_wmt_and_flat_layouts():
-    recs = [{"translation": {"en": "Hi.", "zh": "你好。"}}, {"translation": {"en": " ", "zh": "空"}}]
-    assert tr.pairs_from_records(recs) == {"en": ["Hi."], "zh": ["你好。"]}
-    assert tr.pairs_from_records([{"en": "Run.", "zh": "跑。"}]) == {"en": ["Run."], "zh": ["跑。"]}
-    with pytest.raises(ValueError, match="records"):
-        tr.pairs_from_records([{"text": "x"}])
 
 
 # ---------------------------------------------------------------------------- character vocabulary
@@ -139,7 +80,7 @@ def test_warm_start_keeps_pretrained_encoder_weights():
     from transformers import AutoModel
 
     tgt = tr.train_char_tokenizer(CHINESE)
-    reference = AutoModel.from_pretrained(tr.model_location("minilm"), add_pooling_layer=False).state_dict()
+    reference = AutoModel.from_pretrained(models.model_location("minilm"), add_pooling_layer=False).state_dict()
     warm = tr.build_encoder_decoder("minilm", tgt, pretrained=True, num_layers=1)
     cold = tr.build_encoder_decoder("minilm", tgt, pretrained=False, num_layers=1)
     for name in ("embeddings.word_embeddings.weight", "encoder.layer.5.attention.self.query.weight"):
@@ -170,37 +111,6 @@ def test_encode_pairs_and_collator_shift_labels(tiny):
         tr.encode_pairs(ds, src, max_source_length=0)
 
 
-def test_parameter_groups_cover_every_parameter_once(tiny):
-    model, _, _ = tiny
-    groups = tr.encoder_decoder_parameter_groups(model, encoder_lr=1e-5, decoder_lr=1e-3)
-    ids = [id(p) for g in groups for p in g["params"]]
-    assert len(ids) == len(set(ids)) == sum(1 for p in model.parameters() if p.requires_grad)
-    encoder_ids = {id(p) for p in model.encoder.parameters()}
-    for g in groups:
-        assert all((id(p) in encoder_ids) == (g["lr"] == 1e-5) for p in g["params"])
-        if g["weight_decay"] > 0:
-            assert all(p.ndim >= 2 for p in g["params"])
-    with pytest.raises(ValueError, match="encoder_lr"):
-        tr.encoder_decoder_parameter_groups(model, encoder_lr=0, decoder_lr=1e-3)
-    with pytest.raises(ValueError, match="model"):
-        tr.encoder_decoder_parameter_groups(torch.nn.Linear(2, 2), encoder_lr=1, decoder_lr=1)
-
-
-def test_make_optimizer_schedule_keeps_per_group_peaks(tiny):
-    model, _, _ = tiny
-    opt, sched = tr.make_optimizer(model, encoder_lr=1e-4, decoder_lr=1e-3, total_steps=10, warmup_steps=2)
-    lrs = []
-    for _ in range(10):
-        lrs.append(sorted({g["lr"] for g in opt.param_groups}))
-        opt.step()
-        sched.step()
-    assert lrs[0] == [0.0]
-    assert lrs[2] == pytest.approx([1e-4, 1e-3])  # the peak, after warm-up
-    assert lrs[6][1] / lrs[6][0] == pytest.approx(10.0) and lrs[6][1] < 1e-3
-    with pytest.raises(ValueError, match="total_steps"):
-        tr.make_optimizer(model, encoder_lr=1e-4, decoder_lr=1e-3, total_steps=0)
-
-
 def test_seq2seq_trainer_learns_and_predicts_with_generate(tmp_path):
     src = train_wordpiece_tokenizer(ENGLISH, vocab_size=120)
     tgt = tr.train_char_tokenizer(CHINESE)
@@ -208,9 +118,9 @@ def test_seq2seq_trainer_learns_and_predicts_with_generate(tmp_path):
                                      hidden_size=32, num_heads=2, intermediate_size=64, max_new_tokens=12)
     ds = Dataset.from_dict({"en": ENGLISH[:6], "zh": CHINESE[:6]})
     enc = tr.encode_pairs(ds, src, target_tokenizer=tgt)
-    args = tr.seq2seq_arguments(tmp_path, learning_rate=3e-3, batch_size=6, max_steps=60, warmup=0,
+    args = T.training_arguments(tmp_path, seq2seq=True, learning_rate=3e-3, batch_size=6, max_steps=60, warmup=0,
                                 generation_max_length=12, logging_steps=10)
-    trainer = tr.make_seq2seq_trainer(model, args, enc, enc, src, compute_metrics=tr.bleu_compute_metrics(tgt))
+    trainer = T.make_trainer(model, args, enc, enc, src, compute_metrics=tr.bleu_compute_metrics(tgt))
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert losses[-1] < 0.5 * losses[0]
@@ -230,9 +140,9 @@ def test_guarded_seq2seq_trainer_stops_on_nan(tmp_path):
     with torch.no_grad():
         model.decoder.cls.predictions.decoder.weight.fill_(float("nan"))
     enc = tr.encode_pairs(Dataset.from_dict({"en": ENGLISH[:4], "zh": CHINESE[:4]}), src, target_tokenizer=tgt)
-    args = tr.seq2seq_arguments(tmp_path, learning_rate=1e-3, batch_size=4, max_steps=3)
+    args = T.training_arguments(tmp_path, seq2seq=True, learning_rate=1e-3, batch_size=4, max_steps=3)
     with pytest.raises(FloatingPointError, match="step 1"):
-        tr.make_seq2seq_trainer(model, args, enc, tokenizer=src).train()
+        T.make_trainer(model, args, enc, tokenizer=src).train()
 
 
 def test_translate_batches_by_length_but_keeps_order(tiny):
@@ -263,6 +173,30 @@ def test_length_bucket():
     assert tr.length_bucket(["a", "a b"], edges=(1,)) == ["1", "2+"]
     with pytest.raises(ValueError, match="edges"):
         tr.length_bucket(texts, edges=(5, 3))
+    assert tr.length_bucket([]) == []
+
+
+@pytest.mark.parametrize("texts,edges,error,name", [
+    ("one two three", (4, 7, 10), TypeError, "texts"), (None, (4, 7, 10), TypeError, "texts"),
+    (["ok", 3], (4, 7, 10), TypeError, "texts"), ([b"bytes"], (4, 7, 10), TypeError, "texts"),
+    (["a"], (), ValueError, "edges"), (["a"], (3, 3), ValueError, "edges"), (["a"], (0, 4), ValueError, "edges"),
+    (["a"], (2.5,), TypeError, "edges"), (["a"], (True,), TypeError, "edges"), (["a"], ("4",), TypeError, "edges"),
+])
+def test_length_bucket_bad_inputs_are_named(texts, edges, error, name):
+    with pytest.raises(error, match=rf"^{name}\b"):
+        tr.length_bucket(texts, edges=edges)
+
+
+@pytest.mark.parametrize("kw,error,name", [
+    (dict(max_source_length=0), ValueError, "max_source_length"), (dict(max_target_length=-1), ValueError, "max_target_length"),
+    (dict(max_source_length=True), TypeError, "max_source_length"), (dict(max_target_length=8.0), TypeError, "max_target_length"),
+    (dict(source="de"), ValueError, "source"), (dict(target="fr"), ValueError, "target"),
+])
+def test_encode_pairs_bad_arguments_are_named(tiny, kw, error, name):
+    _, src, tgt = tiny
+    ds = Dataset.from_dict({"en": ENGLISH[:2], "zh": CHINESE[:2]})
+    with pytest.raises(error, match=rf"^{name}\b"):
+        tr.encode_pairs(ds, src, target_tokenizer=tgt, **kw)
 
 
 # ---------------------------------------------------------------------------- MarianMT
@@ -291,18 +225,18 @@ def test_encode_pairs_text_target_with_prefix(marian):
 
 
 def test_marian_fine_tunes_with_seq2seq_trainer_and_lora(marian, tmp_path):
-    from companion import adapters, training
+    from companion import adapters
 
     model, tok = marian
     ds = Dataset.from_dict({"en": ENGLISH, "zh": CHINESE})
     enc = tr.encode_pairs(ds, tok, prefix=tr.MARIAN_TARGET_TOKEN + " ")
     lora = adapters.lora_for_seq2seq(model, r=2, lora_alpha=4)
-    trainable, total = training.count_parameters(lora)
+    trainable, total = models.count_parameters(lora)
     # 1 encoder + 1 decoder layer: q/v of encoder self-, decoder self- and cross-attention = 6 matrices
     assert trainable == 6 * 2 * (32 + 32)
-    args = tr.seq2seq_arguments(tmp_path, learning_rate=1e-2, batch_size=8, max_steps=5, generation_max_length=16,
+    args = T.training_arguments(tmp_path, seq2seq=True, learning_rate=1e-2, batch_size=8, max_steps=5, generation_max_length=16,
                                 weight_decay=0.0)
-    trainer = tr.make_seq2seq_trainer(lora, args, enc, enc, tok, compute_metrics=tr.bleu_compute_metrics(tok))
+    trainer = T.make_trainer(lora, args, enc, enc, tok, compute_metrics=tr.bleu_compute_metrics(tok))
     trainer.train()
     assert "eval_bleu" in trainer.evaluate()
     out = tr.translate(lora, tok, ENGLISH[:2], prefix=tr.MARIAN_TARGET_TOKEN + " ", max_new_tokens=8)
@@ -317,11 +251,6 @@ def test_opus_mt_shape():
 def test_tiny_marian_errors():
     with pytest.raises(ValueError, match="target_texts"):
         tr.tiny_marian(["a"], [])
-
-
-def test_load_hub_pairs_validates_sizes():
-    with pytest.raises(ValueError, match="train_size"):
-        tr.load_hub_pairs("wmt/wmt19", "zh-en", train_size=0)
 
 
 def test_bleu_compute_metrics_replaces_minus_100():

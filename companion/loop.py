@@ -1,4 +1,4 @@
-"""The fine-tuning loop written out in plain PyTorch.
+"""The one training loop of the book, in plain PyTorch.
 
 What the Hugging Face ``Trainer`` does inside ``train()``, in a page of code a reader can follow:
 
@@ -13,13 +13,17 @@ What the Hugging Face ``Trainer`` does inside ``train()``, in a page of code a r
 * :func:`check_finite` -- stop at the first non-finite loss with a message that says what to do;
 * :func:`train` -- forward, loss, backward, gradient clipping, optimiser step, scheduler step *per
   optimiser step*, ``zero_grad``; evaluation over the *whole* evaluation set; optional early stopping
-  that restores the best weights;
-* :func:`evaluate` -- the mean loss and the predictions over every example of a loader;
+  that restores the best weights. Two extension points instead of feature flags: ``loss_fn(model,
+  batch)`` (distillation, adversarial training, a causal-LM loss are each a few lines in the chapter
+  that teaches them) and ``on_step(record)`` (logging, a range test that stops on divergence);
+* :func:`evaluate` / :func:`predict` -- the mean loss over every example of a loader; the logits of
+  every example, in input order;
 * :func:`saved_activation_bytes` / :func:`memory_breakdown` -- what training keeps in memory
   (weights, gradients, optimiser state, activations saved for the backward pass), counted exactly.
 
-Book sections: chapter 6.1 (the loop, gradient accumulation, mixed precision) and chapter 5.3
-(learning curves, early stopping), which calls the loop before chapter 6 writes it out.
+Book sections: chapter 6.1 (the loop, gradient accumulation, mixed precision), chapter 5.3
+(learning curves, early stopping), chapter 7 (augmentation, distillation and adversarial training as
+loss functions), chapter 9 (supervised fine-tuning of a chat model).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
@@ -36,7 +39,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-IGNORE_INDEX = -100
+from . import checks
+from .data.text import IGNORE_INDEX
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
@@ -58,7 +63,9 @@ def item_losses(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 
     The logits are cast to float32 first, so a bf16/fp16 forward pass still gets an fp32 loss.
 
     Raises:
-        ValueError: if the shapes do not fit one of the three cases.
+        TypeError: ``logits`` or ``labels`` is not a tensor.
+        ValueError: the shapes fit none of the three cases, or a class label is outside
+            ``[0, num_classes)`` (and not ``ignore_index``).
     """
     if not isinstance(logits, torch.Tensor) or not isinstance(labels, torch.Tensor):
         raise TypeError("logits, labels: expected torch tensors")
@@ -72,6 +79,7 @@ def item_losses(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 
     if logits.dim() != labels.dim() + 1 or logits.shape[:-1] != labels.shape:
         raise ValueError(f"labels: expected shape {tuple(logits.shape[:-1])} for logits {tuple(logits.shape)}, "
                          f"got {tuple(labels.shape)}")
+    checks.class_labels(labels, "labels", num_labels=logits.shape[-1], ignore_index=ignore_index)
     flat_logits, flat_labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
     keep = flat_labels != ignore_index
     return F.cross_entropy(flat_logits[keep], flat_labels[keep], reduction="none")
@@ -94,7 +102,7 @@ def summed_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 
 def naive_accumulated_mean(micro_batch_losses: Sequence[Sequence[float]]) -> float:
     """The *wrong* accumulated loss: the mean of the micro-batch means.
 
-    Each micro-batch is weighted equally whatever its number of real targets. Field case: three
+    Each micro-batch is weighted equally whatever its number of real targets. Worked example: three
     tokens of loss 1 and one token of loss 4 in two micro-batches give (1 + 4) / 2 = 2.5.
 
     Raises:
@@ -144,24 +152,17 @@ def _check_micro_batches(micro_batch_losses) -> list[np.ndarray]:
     return out
 
 
-def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-
-
 # ---------------------------------------------------------------------------- mixed precision
-def resolve_loop_precision(precision: str, device: torch.device | str) -> str:
-    """``"auto"`` -> ``"bf16"`` on a CUDA device with bf16 support, ``"fp16"`` on other CUDA devices,
-    ``"fp32"`` on CPU; other values are returned unchanged.
-
-    Unlike :func:`companion.profiles.resolve_precision` (the ``Trainer`` path), the plain loop also
-    allows ``"bf16"`` and ``"fp16"`` autocast on a CPU.
+def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
+    """``"auto"`` -> ``"bf16"`` on a CUDA device with bf16 support, ``"fp16"`` on other CUDA devices
+    (e.g. a Colab T4), ``"fp32"`` on CPU; ``"fp32"``, ``"bf16"`` and ``"fp16"`` are returned unchanged
+    (the plain loop can autocast to bf16 on a CPU too; :func:`companion.trainer.training_arguments`
+    refuses low precision without CUDA).
 
     Raises:
-        ValueError: if ``precision`` is not ``auto``, ``fp32``, ``bf16`` or ``fp16``.
+        ValueError: ``precision`` is not ``auto``, ``fp32``, ``bf16`` or ``fp16``.
     """
-    if precision not in ("auto", *PRECISIONS):
-        raise ValueError(f"precision: {precision!r} is not one of {('auto', *PRECISIONS)}")
+    checks.one_of(precision, "precision", ("auto", *PRECISIONS))
     if precision != "auto":
         return precision
     if torch.device(device).type == "cuda":
@@ -245,7 +246,7 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Mapping[str, torch.Tensor]
     """
     was_training = model.training
     device = _device_of(model)
-    precision = resolve_loop_precision(precision, device)  # "auto" as in train
+    precision = resolve_precision(precision, device)  # "auto" as in train
     model.eval()
     total, n, preds, labels = 0.0, 0, [], []
     try:
@@ -272,40 +273,51 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Mapping[str, torch.Tensor]
     return {"loss": total / n, "n_items": n, "predictions": np.concatenate(preds), "labels": np.concatenate(labels)}
 
 
-# ---------------------------------------------------------------------------- data
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "label", "labels")
+# ---------------------------------------------------------------------------- predictions
+@torch.no_grad()
+def predict(model: torch.nn.Module, dataset, tokenizer, *, batch_size: int = 64, precision: str = "fp32",
+            collator=None) -> np.ndarray:
+    """The logits of every example, in the order of ``dataset``: ``(n, num_labels)`` float32 (regression:
+    ``(n, 1)``).
 
-
-def dataloader(dataset, tokenizer, batch_size: int, *, shuffle: bool = False, seed: int = 0, collator=None):
-    """A ``torch.utils.data.DataLoader`` over tokenised examples, padded per batch.
-
-    Keeps only the model's inputs and the labels (``input_ids``, ``attention_mask``,
-    ``token_type_ids``, ``label``/``labels``; e.g. the ``length`` column that
-    :func:`companion.data.tokenize` adds is dropped) and pads each batch with ``collator`` (default
-    ``DataCollatorWithPadding(tokenizer)``, which also renames ``label`` to ``labels``; use
-    ``DataCollatorForTokenClassification`` for token labels). With ``shuffle``, the order comes from a
-    generator seeded with ``seed``, so two loaders built alike yield the same batches.
+    Batches are formed from examples of similar length (little padding) and the rows put back in input
+    order. The model's train/eval mode is restored afterwards.
 
     Args:
-        dataset: a ``datasets.Dataset`` or a list of dicts.
-        tokenizer: the tokenizer (for its padding token and side).
-        batch_size: examples per batch.
+        dataset: tokenised examples (a ``datasets.Dataset`` or a list of dicts with ``input_ids``).
+        tokenizer: for padding (``DataCollatorWithPadding``), unless ``collator`` is given.
 
     Raises:
-        ValueError: if ``batch_size`` is not a positive int.
+        ValueError: an empty ``dataset``; bad ``batch_size`` or ``precision``.
     """
-    from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
 
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    if hasattr(dataset, "column_names"):
-        dataset = dataset.select_columns([c for c in dataset.column_names if c in MODEL_INPUTS])
-    else:
-        dataset = [{k: v for k, v in row.items() if k in MODEL_INPUTS} for row in dataset]
+    from .data.text import _lengths, _model_columns
+
+    batch_size = checks.integer(batch_size, "batch_size")
+    if len(dataset) == 0:
+        raise ValueError("dataset: no examples")
+    device = _device_of(model)
+    precision = resolve_precision(precision, device)
+    rows = _model_columns(dataset)
+    rows = [rows[i] for i in range(len(rows))]
+    order = np.argsort(_lengths(dataset), kind="stable")
     collator = collator or DataCollatorWithPadding(tokenizer)
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collator)
+    was_training = model.training
+    model.eval()
+    out: list = [None] * len(rows)
+    try:
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = collator([{k: v for k, v in rows[i].items() if k not in ("label", "labels")} for i in idx])
+            batch = _to_device(batch, device)
+            with autocast(device, precision):
+                logits = _forward(model, batch).float().cpu().numpy()
+            for i, row in zip(idx, logits):
+                out[i] = row
+    finally:
+        model.train(was_training)
+    return np.stack(out).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -327,13 +339,13 @@ class LoopResult:
 
     Attributes:
         steps: one dict per optimiser step: ``step``, ``epoch`` (fractional), ``loss`` (the
-            token-weighted mean over the step's micro-batches), ``lr`` (of the first parameter group,
+            item-weighted mean over the step's micro-batches), ``lr`` (of the first parameter group,
             as used by this step), ``grad_norm`` (before clipping), ``n_items``, ``seconds`` (wall
             time of the step: forward, backward and update of all its micro-batches).
         evals: one dict per evaluation and split: ``step``, ``epoch``, ``split``, ``loss`` and whatever
             ``metric_fn`` returned.
         best_step: the optimiser step whose weights were kept (early stopping), else the last step.
-        stopped_early: whether early stopping ended training before ``epochs``.
+        stopped_early: whether early stopping, ``max_steps`` or ``on_step`` ended training before ``epochs``.
         wall_s: seconds spent in :func:`train` (training and evaluation).
         skipped_steps: fp16 steps the gradient scaler skipped because of overflowing gradients.
     """
@@ -344,6 +356,11 @@ class LoopResult:
     stopped_early: bool = False
     wall_s: float = 0.0
     skipped_steps: int = 0
+
+    @property
+    def train_loss(self) -> float:
+        """Mean training loss over every optimiser step (NaN if none was taken)."""
+        return float(np.mean([s["loss"] for s in self.steps])) if self.steps else math.nan
 
     def eval_frame(self):
         """The evaluations as a ``pandas.DataFrame``."""
@@ -358,6 +375,14 @@ class LoopResult:
         return pd.DataFrame(self.steps)
 
 
+def _batch_items(batch, ignore_index: int) -> int:
+    labels = batch.get("labels") if isinstance(batch, Mapping) else None
+    if labels is None:
+        ids = batch.get("input_ids") if isinstance(batch, Mapping) else None
+        return int(ids.shape[0]) if ids is not None else 1
+    return count_items(labels, ignore_index)
+
+
 def train(
     model: torch.nn.Module,
     train_loader: Iterable[Mapping[str, torch.Tensor]],
@@ -365,39 +390,46 @@ def train(
     *,
     scheduler=None,
     epochs: int = 1,
+    max_steps: int | None = None,
     grad_accum_steps: int = 1,
     max_grad_norm: float | None = 1.0,
     precision: str = "fp32",
+    loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None,
+    on_step: Callable[[dict], bool | None] | None = None,
     eval_loaders: Mapping[str, Iterable] | None = None,
     metric_fn: Callable[[np.ndarray, np.ndarray], dict] | None = None,
     early_stopping_patience: int | None = None,
     monitor: str = "validation",
     ignore_index: int = IGNORE_INDEX,
 ) -> LoopResult:
-    """Fine-tune ``model`` with a plain PyTorch loop (what ``Trainer.train`` does, written out).
+    """Train ``model`` with a plain PyTorch loop (what ``Trainer.train`` does, written out).
 
     One optimiser step consumes ``grad_accum_steps`` micro-batches. Their real targets are counted
-    first; each micro-batch's *summed* loss is divided by that total before ``backward``, so the
+    first, and each micro-batch's loss is weighted by its share of them before ``backward``, so the
     accumulated gradient is exactly the gradient of the full batch's mean loss (chapter 6.1). Then:
     clip the gradient norm to ``max_grad_norm``, ``optimizer.step()``, ``scheduler.step()`` (once per
-    optimiser step, never per micro-batch), ``optimizer.zero_grad()``. A short last group of
-    micro-batches in an epoch still makes one step.
-
-    The loss is computed here from the model's logits (:func:`item_losses`), not taken from the
-    model, so the same loop serves classification, regression and token classification.
+    optimiser step, never per micro-batch), ``optimizer.zero_grad()``. Before each epoch the loader's
+    sampler (if it has ``set_epoch``, e.g. :class:`companion.data.EpochSampler`) is told the epoch.
 
     Args:
         model: a module whose forward takes the batch's tensors (without ``labels``) and returns
             logits or an object with ``.logits``; trained on the device of its parameters.
-        train_loader: yields dicts of tensors with a ``labels`` entry (e.g. a ``DataLoader`` with a
-            ``DataCollatorWithPadding``); iterated once per epoch.
+        train_loader: yields dicts of tensors with ``labels`` (e.g. :func:`companion.data.dataloader`);
+            iterated once per epoch.
         optimizer: any ``torch.optim.Optimizer`` over the trainable parameters.
         scheduler: an optional learning-rate scheduler, stepped after every optimiser step.
         epochs: passes over ``train_loader``.
+        max_steps: stop after this many optimiser steps (``None``: run every epoch).
         grad_accum_steps: micro-batches per optimiser step.
         max_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
-        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"auto"`` (see :func:`resolve_loop_precision`).
-            fp16 uses a gradient scaler.
+        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or ``"auto"`` (:func:`resolve_precision`); fp16 uses
+            a gradient scaler.
+        loss_fn: ``loss_fn(model, batch) -> loss``, the mean loss of the batch's real targets (a scalar
+            tensor). Default: the model's logits against ``batch["labels"]`` (:func:`item_losses`:
+            classification, regression and token classification). Distillation, adversarial training
+            or a causal-LM loss are loss functions written in the chapter that teaches them.
+        on_step: called after every optimiser step with its record (see :class:`LoopResult`); returning
+            ``True`` stops training.
         eval_loaders: ``{split: loader}`` evaluated with :func:`evaluate` after every epoch.
         metric_fn: ``metric_fn(predictions, labels) -> dict`` added to each evaluation.
         early_stopping_patience: stop when the ``monitor`` split's loss has not improved for this many
@@ -406,55 +438,69 @@ def train(
         ignore_index: label value of positions without a target.
 
     Returns:
-        A :class:`LoopResult`.
+        A :class:`LoopResult`; the model is left in ``eval()`` mode.
 
     Raises:
-        ValueError: for a non-positive ``epochs`` or ``grad_accum_steps``, a ``max_grad_norm`` that is
-            not a positive finite number or ``None``, a one-shot iterator with ``epochs > 1``, a bad
-            ``precision``, or early stopping without the ``monitor`` split in ``eval_loaders``.
+        ValueError / TypeError: non-positive ``epochs``/``grad_accum_steps``/``max_steps``, a
+            ``max_grad_norm`` that is not a positive finite number or ``None``, a one-shot iterator with
+            ``epochs > 1``, a bad ``precision``, early stopping without the ``monitor`` split, a
+            ``train_loader`` that yields no batch.
         FloatingPointError: at the first non-finite training loss (:func:`check_finite`).
     """
-    _check_positive_int(epochs, "epochs")
-    _check_positive_int(grad_accum_steps, "grad_accum_steps")
-    if max_grad_norm is not None and (isinstance(max_grad_norm, bool) or not isinstance(max_grad_norm, numbers.Real)
-                                      or not 0 < max_grad_norm < math.inf):
-        raise ValueError(f"max_grad_norm: expected a positive finite number or None (no clipping), got {max_grad_norm!r}")
+    epochs = checks.integer(epochs, "epochs")
+    grad_accum_steps = checks.integer(grad_accum_steps, "grad_accum_steps")
+    if max_steps is not None:
+        max_steps = checks.integer(max_steps, "max_steps")
+    if max_grad_norm is not None:
+        max_grad_norm = checks.number(max_grad_norm, "max_grad_norm", minimum=0, strict_minimum=True)
     if epochs > 1 and iter(train_loader) is train_loader:
         raise ValueError("train_loader: a one-shot iterator cannot be iterated once per epoch; pass a DataLoader "
                          "or a list of batches")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a function loss_fn(model, batch), got {type(loss_fn).__name__}")
+    if on_step is not None and not callable(on_step):
+        raise TypeError(f"on_step: expected a function on_step(record), got {type(on_step).__name__}")
     eval_loaders = dict(eval_loaders or {})
     if early_stopping_patience is not None:
-        _check_positive_int(early_stopping_patience, "early_stopping_patience")
+        early_stopping_patience = checks.integer(early_stopping_patience, "early_stopping_patience")
         if monitor not in eval_loaders:
             raise ValueError(f"monitor: early stopping watches {monitor!r}, which is not in eval_loaders {list(eval_loaders)}")
     device = _device_of(model)
-    precision = resolve_loop_precision(precision, device)
+    precision = resolve_precision(precision, device)
     scaler = grad_scaler(device, precision)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     result = LoopResult()
-    best_loss, best_state, bad_evals, step = math.inf, None, 0, 0
+    best_loss, best_state, bad_evals, step, stop = math.inf, None, 0, 0, False
     start = time.perf_counter()
     model.train()
     optimizer.zero_grad(set_to_none=True)
     batches_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
+    sampler = getattr(train_loader, "sampler", None)
 
     for epoch in range(epochs):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)                            # the epoch's order: a function of (seed, epoch)
         seen = 0
         for group in _micro_batch_groups(train_loader, grad_accum_steps):
             seen += len(group)
-            # 1. count the real targets of the whole optimiser step first
             step_start = time.perf_counter()
-            n_items = sum(count_items(b["labels"], ignore_index) for b in group)
+            # 1. count the real targets of the whole optimiser step first
+            counts = [_batch_items(b, ignore_index) for b in group]
+            n_items = sum(counts)
             if n_items == 0:
                 continue
             lr = optimizer.param_groups[0]["lr"]
             step_loss = 0.0
-            for batch in group:
+            for batch, count in zip(group, counts):
+                if count == 0:
+                    continue
                 batch = _to_device(batch, device)
                 with autocast(device, precision):               # 2. forward (low precision if asked)
-                    logits = _forward(model, batch)
-                loss_sum, _ = summed_loss(logits, batch["labels"], ignore_index)
-                loss = loss_sum / n_items                       # 3. normalise by ALL items of the step
+                    if loss_fn is None:
+                        loss_sum, _ = summed_loss(_forward(model, batch), batch["labels"], ignore_index)
+                        loss = loss_sum / n_items               # 3. normalise by ALL items of the step
+                    else:
+                        loss = loss_fn(model, batch) * (count / n_items)
                 check_finite(loss, step + 1, precision)
                 scaler.scale(loss).backward()                   # 4. backward (gradients add up)
                 step_loss += float(loss.detach())
@@ -470,9 +516,14 @@ def train(
             optimizer.zero_grad(set_to_none=True)               # 8. clear the gradients
             step += 1
             frac = seen / batches_per_epoch if batches_per_epoch else 0.0
-            result.steps.append({"step": step, "epoch": epoch + frac, "loss": step_loss, "lr": lr,
-                                 "grad_norm": float(norm), "n_items": n_items,
-                                 "seconds": time.perf_counter() - step_start})
+            record = {"step": step, "epoch": epoch + frac, "loss": step_loss, "lr": lr,
+                      "grad_norm": float(norm), "n_items": n_items, "seconds": time.perf_counter() - step_start}
+            result.steps.append(record)
+            if (on_step is not None and on_step(record)) or (max_steps is not None and step >= max_steps):
+                stop = True
+                break
+        if epoch == 0 and seen == 0:
+            raise ValueError("train_loader: yielded no batches; there is nothing to train on")
 
         if eval_loaders:                                        # evaluate on every split, whole sets
             for split, loader in eval_loaders.items():
@@ -489,12 +540,15 @@ def train(
                 else:
                     bad_evals += 1
                     if bad_evals >= early_stopping_patience:
-                        result.stopped_early = epoch + 1 < epochs
-                        break
+                        stop = True
+        if stop:
+            result.stopped_early = epoch + 1 < epochs
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     else:
         result.best_step = step
+    model.eval()
     result.wall_s = time.perf_counter() - start
     return result
 
@@ -544,10 +598,8 @@ def memory_breakdown(model: torch.nn.Module, optimizer: torch.optim.Optimizer | 
     """
     from .optimizers import optimizer_state_bytes
 
-    if isinstance(activations, bool) or not isinstance(activations, numbers.Integral) or activations < 0:
-        raise ValueError(f"activations: expected a whole number of bytes >= 0, got {activations!r}")
-    if not isinstance(gradients, bool):
-        raise TypeError(f"gradients: expected True or False, got {gradients!r}")
+    activations = checks.integer(activations, "activations", minimum=0)
+    gradients = checks.boolean(gradients, "gradients")
 
     seen, weights, grads = set(), 0, 0
     for p in model.parameters():
@@ -563,8 +615,7 @@ def memory_breakdown(model: torch.nn.Module, optimizer: torch.optim.Optimizer | 
 
 
 __all__ = [
-    "IGNORE_INDEX", "MODEL_INPUTS", "PRECISIONS", "LoopResult", "autocast", "check_finite", "count_items",
-    "dataloader", "evaluate",
-    "grad_scaler", "item_losses", "memory_breakdown", "naive_accumulated_mean", "resolve_loop_precision",
+    "IGNORE_INDEX", "PRECISIONS", "LoopResult", "autocast", "check_finite", "count_items", "evaluate",
+    "grad_scaler", "item_losses", "memory_breakdown", "naive_accumulated_mean", "predict", "resolve_precision",
     "saved_activation_bytes", "summed_loss", "token_weighted_mean", "train",
 ]
