@@ -48,7 +48,7 @@ TEXT_CHECKS = [
      "a reference role plus the word it prints (write {ref}`label`, not Exercise {ref}`label`)"),
 ]
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-LATEX = re.compile(r"\\[A-Za-z]+\b")
+LATEX = re.compile(r"\\[A-Za-z]{2,}\b")  # \texttt, \emph, ...; not an escape such as \n shown in a table
 HAND_NUMBER = re.compile(r"^(\d+(\.\d+)+\.?|\d+\.)\s")  # "3.1 Types", "1. Background"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 BIB_KEY_LIKE = re.compile(r"[A-Za-z][\w:-]*\d{4}[\w:-]*")
