@@ -175,14 +175,18 @@ def texts(value: Any, name: str, *, allow_empty: bool = False) -> list[str]:
     return out
 
 
-def _int_tensor(value: Any, name: str) -> torch.Tensor:
+def _as_tensor(value: Any, name: str, what: str) -> torch.Tensor:
+    """``value`` itself if a tensor, else ``torch.as_tensor(np.asarray(value))``; TypeError names ``what``."""
     if isinstance(value, torch.Tensor):
-        t = value
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(value))
-        except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{name}: expected a tensor of integer ids, got {type(value).__name__}") from None
+        return value
+    try:
+        return torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name}: expected {what}, got {type(value).__name__}") from None
+
+
+def _int_tensor(value: Any, name: str) -> torch.Tensor:
+    t = _as_tensor(value, name, "a tensor of integer ids")
     if not isinstance(value, torch.Tensor) and t.numel() == 0:
         return t.long()  # an empty list becomes float64 in NumPy; it holds no id to truncate
     if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
@@ -342,13 +346,7 @@ def binary_mask(value: Any, name: str, *, shape: Sequence[int] | None = None, li
         TypeError: not a tensor/array of numbers or bools.
         ValueError: an entry other than 0 and 1, or the wrong shape.
     """
-    if isinstance(value, torch.Tensor):
-        t = value
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(value))
-        except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{name}: expected a tensor of 0/1 flags, got {type(value).__name__}") from None
+    t = _as_tensor(value, name, "a tensor of 0/1 flags")
     if t.is_complex() or t.dtype in (torch.quint8, torch.qint8, torch.qint32):
         raise TypeError(f"{name}: expected 0/1 flags, got a tensor of dtype {t.dtype}")
     if shape is not None and tuple(t.shape) != tuple(shape):
