@@ -459,6 +459,17 @@ def _device_of(model) -> torch.device:
     return next(model.parameters()).device
 
 
+def _left_padded_batches(model, tokenizer, prompts, batch_size: int):
+    """Yield ``(input_ids, attention_mask)`` on the model's device: the chat-rendered prompts in batches of
+    ``batch_size``, left-padded so that every prompt ends where generation starts."""
+    encoded = _prompt_ids(tokenizer, prompts)
+    device = _device_of(model)
+    for start in range(0, len(encoded), batch_size):
+        batch = pad_batch([{"input_ids": e} for e in encoded[start:start + batch_size]], tokenizer.pad_token_id,
+                          padding_side="left")
+        yield batch["input_ids"].to(device), batch["attention_mask"].to(device)
+
+
 @torch.no_grad()
 def next_token_logprobs(model, tokenizer, prompts: Sequence[Sequence[Mapping[str, str]]],
                         token_ids: Sequence[int], *, batch_size: int = 16) -> torch.Tensor:
@@ -474,15 +485,11 @@ def next_token_logprobs(model, tokenizer, prompts: Sequence[Sequence[Mapping[str
     """
     batch_size = checks.integer(batch_size, "batch_size")
     ids = checks.token_ids(list(token_ids), "token_ids", vocab_size=len(tokenizer), ndim=1)
-    encoded = _prompt_ids(tokenizer, prompts)
-    device = _device_of(model)
     rows = []
-    for start in range(0, len(encoded), batch_size):
-        batch = pad_batch([{"input_ids": e} for e in encoded[start:start + batch_size]], tokenizer.pad_token_id,
-                          padding_side="left")
-        logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+    for input_ids, attention_mask in _left_padded_batches(model, tokenizer, prompts, batch_size):
+        logits = model(input_ids=input_ids, attention_mask=attention_mask,
                        logits_to_keep=1).logits[:, -1].float()  # the head only where it is read
-        rows.append(logits.log_softmax(-1)[:, ids.to(device)].cpu())
+        rows.append(logits.log_softmax(-1)[:, ids.to(logits.device)].cpu())
     return torch.cat(rows)
 
 
@@ -497,18 +504,13 @@ def generate(model, tokenizer, prompts: Sequence[Sequence[Mapping[str, str]]], *
     batch_size = checks.integer(batch_size, "batch_size")
     do_sample = checks.boolean(do_sample, "do_sample")
     temperature = checks.number(temperature, "temperature", minimum=0.0, strict_minimum=True)
-    encoded = _prompt_ids(tokenizer, prompts)
-    device = _device_of(model)
+    kwargs = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if do_sample else \
+        dict(do_sample=False, temperature=None, top_k=None, top_p=None)
     out = []
-    for start in range(0, len(encoded), batch_size):
-        batch = pad_batch([{"input_ids": e} for e in encoded[start:start + batch_size]], tokenizer.pad_token_id,
-                          padding_side="left")
-        kwargs = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if do_sample else \
-            dict(do_sample=False, temperature=None, top_k=None, top_p=None)
-        generated = model.generate(input_ids=batch["input_ids"].to(device),
-                                   attention_mask=batch["attention_mask"].to(device), max_new_tokens=max_new_tokens,
+    for input_ids, attention_mask in _left_padded_batches(model, tokenizer, prompts, batch_size):
+        generated = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=max_new_tokens,
                                    pad_token_id=tokenizer.pad_token_id, **kwargs)
-        new = generated[:, batch["input_ids"].shape[1]:]
+        new = generated[:, input_ids.shape[1]:]
         out += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
     return out
 
@@ -544,19 +546,14 @@ def classify(model, tokenizer, prompts: Sequence[Sequence[Mapping[str, str]]], c
     choices = checks.texts(choices, "choices")
     max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens")
     batch_size = checks.integer(batch_size, "batch_size")
-    encoded = _prompt_ids(tokenizer, prompts)
     variants = [torch.tensor(choice_token_ids(tokenizer, c)) for c in choices]
-    device = _device_of(model)
     replies, scores = [], []
-    for start in range(0, len(encoded), batch_size):
-        batch = pad_batch([{"input_ids": e} for e in encoded[start:start + batch_size]], tokenizer.pad_token_id,
-                          padding_side="left")
-        out = model.generate(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
-                             max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_k=None, top_p=None,
+    for input_ids, attention_mask in _left_padded_batches(model, tokenizer, prompts, batch_size):
+        out = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_k=None, top_p=None,
                              pad_token_id=tokenizer.pad_token_id, output_logits=True, return_dict_in_generate=True)
         first = out.logits[0].float().log_softmax(-1).cpu()                       # (batch, vocab)
         scores.append(torch.stack([first[:, v].logsumexp(-1) for v in variants], dim=1))
-        new = out.sequences[:, batch["input_ids"].shape[1]:]
+        new = out.sequences[:, input_ids.shape[1]:]
         replies += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
     return {"replies": replies, "parsed": [parse_choice(r, choices) for r in replies],
             "choice_logprobs": torch.cat(scores)}
