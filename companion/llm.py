@@ -623,12 +623,12 @@ def _measurements(values, name: str) -> np.ndarray:
     Unlike ``np.asarray(values, dtype=float)``, numeric strings and ``None`` are refused (with
     :func:`companion.checks.numbers`), as are NaN and infinities.
     """
-    if isinstance(values, np.ndarray) and values.dtype == np.bool_:
-        values = values.astype(np.float64)
-    elif isinstance(values, torch.Tensor) and values.dtype == torch.bool:
-        values = values.double()
-    elif isinstance(values, (list, tuple)) and values and all(isinstance(v, (bool, np.bool_)) for v in values):
-        values = [float(v) for v in values]
+    if isinstance(values, torch.Tensor):
+        values = values.double() if values.dtype == torch.bool else values
+    elif hasattr(values, "__len__") and not isinstance(values, (str, bytes)):
+        flags = np.asarray(values, dtype=object if isinstance(values, (list, tuple)) else None)
+        if flags.size and (flags.dtype == np.bool_ or all(isinstance(v, (bool, np.bool_)) for v in flags.ravel())):
+            values = flags.astype(np.float64)  # all bools (correctness flags, a pandas bool column ...)
     return checks.numbers(values, name, ndim=None, allow_empty=True).ravel()
 
 
