@@ -448,3 +448,11 @@ def test_next_token_logprobs_bad_token_ids_are_named(tiny, token_ids, error):
     model, tok = tiny
     with pytest.raises(error, match="token_ids"):
         llm.next_token_logprobs(model, tok, [[{"role": "user", "content": "hi"}]], token_ids)
+
+
+def test_a_pandas_bool_column_counts_as_correctness_flags():
+    import pandas as pd
+
+    assert llm.mean_and_se(pd.Series([True, False, True])) == llm.mean_and_se([1.0, 0.0, 1.0])
+    with pytest.raises(TypeError, match="values"):
+        llm.mean_and_se([True, 2.0, 0.0])  # a bool mixed into numbers is not a flag column
