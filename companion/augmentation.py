@@ -134,6 +134,8 @@ def eda(text: str, rng, alpha: float = 0.1, operations: Iterable[str] = EDA_OPER
     """
     checks.text(text, "text")
     alpha, rng = checks.probability(alpha, "alpha"), _rng(rng)
+    if not isinstance(operations, str) and not hasattr(operations, "__iter__"):
+        raise TypeError(f"operations: expected a subset of {EDA_OPERATIONS}, got {operations!r:.60}")
     ops = (operations,) if isinstance(operations, str) else tuple(operations)
     if not ops:
         raise ValueError(f"operations: expected a non-empty subset of {EDA_OPERATIONS}, got {ops!r}")
@@ -232,7 +234,7 @@ def neftune_noise(embeddings: torch.Tensor, alpha: float) -> torch.Tensor:
         TypeError: ``embeddings`` not a float tensor, ``alpha`` not a number.
         ValueError: if ``embeddings`` is not 3-D or ``alpha`` is negative, NaN or infinite.
     """
-    embeddings = checks.float_tensor(embeddings, "embeddings", ndim=3)
+    embeddings = checks.float_tensor(embeddings, "embeddings", ndim=3, finite=True)
     return _neftune(embeddings, checks.number(alpha, "alpha", minimum=0))
 
 

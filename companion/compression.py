@@ -285,10 +285,10 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
         ValueError: if the shapes differ or are not 2-D, ``temperature`` is not a finite number > 0
             (NaN included), or ``reduction`` is not ``"batchmean"``/``"sum"``.
     """
-    student_logits = checks.float_tensor(student_logits, "student_logits", ndim=2)
-    teacher_logits = checks.float_tensor(teacher_logits, "teacher_logits")
+    student_logits = checks.float_tensor(student_logits, "student_logits", ndim=2, finite=True)
+    teacher_logits = checks.float_tensor(teacher_logits, "teacher_logits", finite=True)
     if student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"teacher_logits: expected the student's 2-D shape {tuple(student_logits.shape)}, "
+        raise ValueError(f"teacher_logits: expected the 2-D shape of student_logits {tuple(student_logits.shape)}, "
                          f"got {tuple(teacher_logits.shape)}")
     t = checks.number(temperature, "temperature", minimum=0, strict_minimum=True)
     reduction = checks.one_of(reduction, "reduction", ("batchmean", "sum"))
@@ -310,6 +310,8 @@ def latency_ms(model: nn.Module, dataset, tokenizer, batch_size: int = 32, repea
     _module(model)
     repeats = checks.integer(repeats, "repeats")
     batch_size = checks.integer(batch_size, "batch_size")
+    if not hasattr(dataset, "__len__") or isinstance(dataset, (str, bytes)):
+        raise TypeError(f"dataset: expected a datasets.Dataset (or a list of examples), got {type(dataset).__name__}")
     if len(dataset) == 0:
         raise ValueError("dataset: no examples")
     model = model.to("cpu")

@@ -84,9 +84,22 @@ def recall_at_1(queries: torch.Tensor, candidates: torch.Tensor) -> float:
 
 def paraphrase_recall(model, tokenizer, pairs: pd.DataFrame, max_length: int = 64) -> float:
     """Recall@1 of retrieving each pair's ``b`` from its ``a`` among all ``b`` of ``pairs``
-    (chance level: ``1 / len(pairs)``)."""
-    a = sentence_embeddings(model, tokenizer, list(pairs["a"]), max_length=max_length)
-    b = sentence_embeddings(model, tokenizer, list(pairs["b"]), max_length=max_length)
+    (chance level: ``1 / len(pairs)``).
+
+    Raises:
+        TypeError: ``pairs`` has no columns ``a`` and ``b`` (a DataFrame or a dict of lists), or they hold
+            non-strings.
+        ValueError: as :func:`sentence_embeddings` and :func:`recall_at_1`.
+    """
+    columns = []
+    for column in ("a", "b"):
+        try:
+            columns.append(pairs[column])
+        except (KeyError, TypeError, IndexError, ValueError):
+            raise TypeError(f"pairs: expected a DataFrame (or dict) with columns 'a' and 'b', got "
+                            f"{type(pairs).__name__} without column {column!r}") from None
+    a = sentence_embeddings(model, tokenizer, checks.texts(columns[0], "pairs['a']"), max_length=max_length)
+    b = sentence_embeddings(model, tokenizer, checks.texts(columns[1], "pairs['b']"), max_length=max_length)
     return recall_at_1(a, b)
 
 

@@ -238,6 +238,41 @@ def load_causal_lm(name: str = SMOLLM2, *, dtype: torch.dtype | str | None = Non
 
 
 # --------------------------------------------------------------------------------- architecture by hand
+def _llama_config(config, need: tuple[str, ...]) -> tuple[Mapping[str, Any], list[int], int, int]:
+    """The checked fields of a Llama-style config (a dict, or an object with ``to_dict()``).
+
+    Returns ``(config as a mapping, [the ``need`` fields], num_key_value_heads, head_dim)``. An absent
+    (or ``None``) ``num_key_value_heads`` means one per attention head; an absent ``head_dim`` means
+    ``hidden_size // num_attention_heads``, which must then divide evenly. A field that is present is
+    checked as it is: ``0`` is an error, not "absent".
+    """
+    if not isinstance(config, Mapping):
+        if callable(getattr(config, "to_dict", None)):
+            config = config.to_dict()
+        elif hasattr(config, "__dict__") and not isinstance(config, type):
+            config = vars(config)
+        else:
+            raise TypeError(f"config: expected a dict of config.json values or a transformers config, "
+                            f"got {type(config).__name__}")
+    for key in need:
+        if key not in config:
+            raise ValueError(f"config: missing {key!r}")
+    values = [checks.integer(config[k], f"config[{k!r}]") for k in need]
+    h = checks.integer(config["num_attention_heads"], "config['num_attention_heads']")
+    kv = config.get("num_key_value_heads")
+    kv = h if kv is None else checks.integer(kv, "config['num_key_value_heads']")
+    hd = config.get("head_dim")
+    if hd is None:
+        d = checks.integer(config["hidden_size"], "config['hidden_size']")
+        if d % h:
+            raise ValueError(f"config: hidden_size={d} is not divisible by num_attention_heads={h} "
+                             "(give head_dim explicitly)")
+        hd = d // h
+    else:
+        hd = checks.integer(hd, "config['head_dim']")
+    return config, values, kv, hd
+
+
 def llama_parameter_count(config: Mapping[str, Any]) -> int:
     """Parameters of a Llama-style decoder from its ``config.json`` values (chapter 9.1).
 
@@ -249,15 +284,8 @@ def llama_parameter_count(config: Mapping[str, Any]) -> int:
     Raises:
         TypeError / ValueError: a missing or non-positive field (the message names it).
     """
-    if not isinstance(config, Mapping):
-        config = config.to_dict() if hasattr(config, "to_dict") else vars(config)
-    need = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
-    for key in need:
-        if key not in config:
-            raise ValueError(f"config: missing {key!r}")
-    v, d, i, n, h = (checks.integer(config[k], f"config[{k!r}]") for k in need)
-    kv = checks.integer(config.get("num_key_value_heads") or h, "config['num_key_value_heads']")
-    hd = checks.integer(config.get("head_dim") or d // h, "config['head_dim']")
+    config, (v, d, i, n, h), kv, hd = _llama_config(
+        config, ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"))
     attention = d * h * hd + 2 * d * kv * hd + h * hd * d
     if config.get("attention_bias"):
         attention += h * hd + 2 * kv * hd + d
@@ -272,12 +300,7 @@ def kv_cache_bytes(config: Mapping[str, Any], *, batch_size: int, seq_len: int, 
 
     Grouped-query attention caches ``num_key_value_heads`` heads, not ``num_attention_heads`` (chapter 9.1).
     """
-    if not isinstance(config, Mapping):
-        config = config.to_dict() if hasattr(config, "to_dict") else vars(config)
-    n = checks.integer(config["num_hidden_layers"], "config['num_hidden_layers']")
-    h = checks.integer(config["num_attention_heads"], "config['num_attention_heads']")
-    kv = checks.integer(config.get("num_key_value_heads") or h, "config['num_key_value_heads']")
-    hd = checks.integer(config.get("head_dim") or config["hidden_size"] // h, "config['head_dim']")
+    config, (n, h, _), kv, hd = _llama_config(config, ("num_hidden_layers", "num_attention_heads", "hidden_size"))
     b = checks.integer(batch_size, "batch_size")
     t = checks.integer(seq_len, "seq_len")
     nbytes = checks.integer(bytes_per_value, "bytes_per_value")
@@ -384,7 +407,8 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor, *, ignore_index: int = 
     ``logits`` ``(batch, seq, vocab)``, ``labels`` ``(batch, seq)`` with ``ignore_index`` where there is no
     target. Equals the ``loss`` a Hugging Face causal LM returns for ``labels=labels``.
     """
-    logits = checks.finite_tensor(logits, "logits")
+    logits = checks.float_tensor(logits, "logits", ndim=3, finite=True)
+    ignore_index = checks.integer(ignore_index, "ignore_index", minimum=None)
     labels = checks.class_labels(labels, "labels", num_labels=logits.shape[-1], ignore_index=ignore_index)
     if labels.shape != logits.shape[:2]:
         raise ValueError(f"labels: expected shape {tuple(logits.shape[:2])}, got {tuple(labels.shape)}")
@@ -484,7 +508,12 @@ def next_token_logprobs(model, tokenizer, prompts: Sequence[Sequence[Mapping[str
         A float32 tensor ``(len(prompts), len(token_ids))``.
     """
     batch_size = checks.integer(batch_size, "batch_size")
-    ids = checks.token_ids(list(token_ids), "token_ids", vocab_size=len(tokenizer), ndim=1)
+    if not isinstance(token_ids, (torch.Tensor, np.ndarray, list, tuple)):
+        try:
+            token_ids = list(token_ids)
+        except TypeError:
+            raise TypeError(f"token_ids: expected a list of token ids, got {token_ids!r:.60}") from None
+    ids = checks.token_ids(token_ids, "token_ids", vocab_size=len(tokenizer), ndim=1)
     rows = []
     for input_ids, attention_mask in _left_padded_batches(model, tokenizer, prompts, batch_size):
         logits = model(input_ids=input_ids, attention_mask=attention_mask,
@@ -585,11 +614,27 @@ def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
     Raises:
         ValueError: fewer than two values, or a non-finite value.
     """
-    x = np.asarray(values, dtype=float).ravel()
+    return _mean_and_se(_measurements(values, "values"), "values")
+
+
+def _measurements(values, name: str) -> np.ndarray:
+    """``values`` as a flat float array: real numbers, or bools (per-item correctness counts as 1/0).
+
+    Unlike ``np.asarray(values, dtype=float)``, numeric strings and ``None`` are refused (with
+    :func:`companion.checks.numbers`), as are NaN and infinities.
+    """
+    if isinstance(values, torch.Tensor):
+        values = values.double() if values.dtype == torch.bool else values
+    elif hasattr(values, "__len__") and not isinstance(values, (str, bytes)):
+        flags = np.asarray(values, dtype=object if isinstance(values, (list, tuple)) else None)
+        if flags.size and (flags.dtype == np.bool_ or all(isinstance(v, (bool, np.bool_)) for v in flags.ravel())):
+            values = flags.astype(np.float64)  # all bools (correctness flags, a pandas bool column ...)
+    return checks.numbers(values, name, ndim=None, allow_empty=True).ravel()
+
+
+def _mean_and_se(x: np.ndarray, name: str) -> tuple[float, float]:
     if x.size < 2:
-        raise ValueError(f"values: need at least two values for a standard error, got {x.size}")
-    if not np.isfinite(x).all():
-        raise ValueError("values: contains NaN or infinite values")
+        raise ValueError(f"{name}: need at least two values for a standard error, got {x.size}")
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
 
 
@@ -602,6 +647,6 @@ def paired_difference(after: Sequence[float], before: Sequence[float]) -> tuple[
     Raises:
         ValueError: different lengths, or fewer than two items.
     """
-    a, b = np.asarray(after, dtype=float).ravel(), np.asarray(before, dtype=float).ravel()
+    a, b = _measurements(after, "after"), _measurements(before, "before")
     checks.same_length("after", a, "before", b)
-    return mean_and_se(a - b)
+    return _mean_and_se(a - b, "after - before")

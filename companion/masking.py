@@ -708,7 +708,7 @@ def random_patch_masking(batch_size: int, num_patches: int, mask_ratio: float = 
     ratio = checks.probability(mask_ratio, "mask_ratio", allow_one=False)
     if noise is None:
         noise = torch.rand(batch_size, num_patches, generator=generator)
-    elif tuple(checks.float_tensor(noise, "noise").shape) != (batch_size, num_patches):
+    elif tuple(checks.float_tensor(noise, "noise", finite=True).shape) != (batch_size, num_patches):
         raise ValueError(f"noise: expected shape {(batch_size, num_patches)}, got {tuple(noise.shape)}")
     n_keep = int(num_patches * (1 - ratio))
     ids_shuffle = torch.argsort(noise, dim=1)

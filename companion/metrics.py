@@ -121,6 +121,8 @@ def compute_metrics(eval_pred) -> dict[str, float]:
     except (TypeError, ValueError):
         raise TypeError(f"eval_pred: expected a (logits, labels) pair, got {type(eval_pred).__name__}") from None
     logits = np.asarray(logits[0] if isinstance(logits, tuple) else logits)
+    if logits.dtype.kind not in "iuf":
+        raise TypeError(f"eval_pred: expected numeric logits, got an array of dtype {logits.dtype}")
     if logits.ndim != 2 or logits.shape[1] < 2:
         raise ValueError(f"eval_pred: expected logits of shape (n, num_classes >= 2), got {logits.shape}")
     if not np.all(np.isfinite(logits)):

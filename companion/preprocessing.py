@@ -34,12 +34,14 @@ import os
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Hashable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from . import checks
 
@@ -366,6 +368,16 @@ def _near_duplicate_clusters(texts, threshold, num_perm, ngram, seed, verify) ->
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
 
 
+def _positions(cluster, name: str) -> list[int]:
+    """One cluster as a list of ints >= 0. Each entry is checked with :func:`checks.integer`, so that a
+    bool mixed into a list of ints (``[0, True]``, which NumPy turns into ``[0, 1]``) is refused too."""
+    if isinstance(cluster, (torch.Tensor, np.ndarray)):
+        return checks.integers(cluster, name, minimum=0, ndim=1).tolist()
+    if isinstance(cluster, (str, bytes)) or not hasattr(cluster, "__iter__"):
+        raise TypeError(f"{name}: expected a list of positions, got {cluster!r:.60}")
+    return [checks.integer(i, f"{name}[{j}]", minimum=0) for j, i in enumerate(cluster)]
+
+
 def near_duplicates_to_drop(clusters: Iterable[Sequence[int]]) -> list[int]:
     """All positions of the clusters except the first (smallest) of each, sorted.
 
@@ -374,7 +386,7 @@ def near_duplicates_to_drop(clusters: Iterable[Sequence[int]]) -> list[int]:
     """
     if isinstance(clusters, (str, bytes)) or not hasattr(clusters, "__iter__"):
         raise TypeError(f"clusters: expected a list of clusters (lists of positions), got {type(clusters).__name__}")
-    clusters = [checks.integers(c, f"clusters[{k}]", minimum=0, ndim=1).tolist() for k, c in enumerate(clusters)]
+    clusters = [_positions(c, f"clusters[{k}]") for k, c in enumerate(clusters)]
     return sorted(i for c in clusters for i in sorted(c)[1:])
 
 
@@ -524,7 +536,7 @@ def cross_split_near_duplicates(splits: Mapping[str, Sequence[str]], *, referenc
     from datasketch import MinHashLSH
 
     checks.instance(splits, "splits", Mapping, what="a dict of split name -> texts")
-    if reference not in splits:
+    if not isinstance(reference, Hashable) or reference not in splits:
         raise ValueError(f"reference: {reference!r} is not one of the splits {sorted(map(str, splits))}")
     threshold = checks.probability(threshold, "threshold", allow_zero=False, allow_one=False)
     num_perm, ngram, seed = _minhash_args(num_perm, ngram, seed)
@@ -675,6 +687,16 @@ def train_unigram_tokenizer(texts: Iterable[str], vocab_size: int = 2000, max_pi
     return _wrap(tok, "<unk>")
 
 
+def _tokenizer(tokenizer):
+    """``tokenizer`` if it is a ``transformers`` tokenizer or a ``tokenizers.Tokenizer``; TypeError otherwise."""
+    hf = callable(tokenizer) and hasattr(tokenizer, "convert_ids_to_tokens")
+    raw = callable(getattr(tokenizer, "encode", None)) and callable(getattr(tokenizer, "id_to_token", None))
+    if not (hf or raw):
+        raise TypeError(f"tokenizer: expected a transformers tokenizer or a tokenizers.Tokenizer, got "
+                        f"{type(tokenizer).__name__}")
+    return tokenizer
+
+
 def _token_ids(tokenizer, text: str) -> list[int]:
     if hasattr(tokenizer, "convert_ids_to_tokens"):  # transformers tokenizer
         return tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -691,7 +713,7 @@ def tokens(tokenizer, text: str) -> list[str]:
     Raises:
         TypeError: if ``text`` is not a string.
     """
-    return _tokens(tokenizer, checks.text(text, "text"))
+    return _tokens(_tokenizer(tokenizer), checks.text(text, "text"))
 
 
 def _tokens(tokenizer, text: str) -> list[str]:
@@ -725,6 +747,7 @@ def fertility(tokenizer, texts: Sequence[str], per: str = "word") -> float:
         TypeError: if ``texts`` is one string or holds a non-string.
         ValueError: for an unknown ``per`` or texts without any word/character.
     """
+    tokenizer = _tokenizer(tokenizer)
     per = checks.one_of(per, "per", ("word", "char"))
     texts = checks.texts(texts, "texts", allow_empty=True)
     units = sum(len(t.split()) if per == "word" else len("".join(t.split())) for t in texts)
@@ -739,6 +762,7 @@ def unknown_rate(tokenizer, texts: Sequence[str]) -> float:
     Raises:
         TypeError: as :func:`exact_duplicates`.
     """
+    tokenizer = _tokenizer(tokenizer)
     texts = checks.texts(texts, "texts", allow_empty=True)
     unk = _unk_id(tokenizer)
     ids = [i for t in texts for i in _token_ids(tokenizer, t)]
@@ -751,6 +775,7 @@ def token_counts(tokenizer, texts: Sequence[str]) -> Counter:
     Raises:
         TypeError: as :func:`exact_duplicates`.
     """
+    tokenizer = _tokenizer(tokenizer)
     return Counter(tok for t in checks.texts(texts, "texts", allow_empty=True) for tok in _tokens(tokenizer, t))
 
 

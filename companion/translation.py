@@ -28,6 +28,7 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -96,6 +97,7 @@ def decoder_config(vocab_size: int, *, hidden_size: int = 256, num_layers: int =
                  intermediate_size=intermediate_size, max_positions=max_positions)
     for name, v in sizes.items():
         checks.integer(v, name)
+    dropout = checks.probability(dropout, "dropout", allow_one=False)
     if hidden_size % num_heads:
         raise ValueError(f"num_heads: {num_heads} does not divide hidden_size {hidden_size}")
     return BertConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
@@ -133,6 +135,14 @@ def build_encoder_decoder(encoder: str, target_tokenizer, *, pretrained: bool = 
     """
     from transformers import AutoConfig, AutoModel, BertConfig, BertLMHeadModel, BertModel, EncoderDecoderModel
 
+    pretrained = checks.boolean(pretrained, "pretrained")
+    seed = checks.integer(seed, "seed", minimum=0)
+    max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens")
+    if encoder_vocab_size is not None:
+        encoder_vocab_size = checks.integer(encoder_vocab_size, "encoder_vocab_size")
+    if not callable(getattr(target_tokenizer, "convert_tokens_to_ids", None)):
+        raise TypeError(f"target_tokenizer: expected a tokenizer (e.g. from train_char_tokenizer), got "
+                        f"{type(target_tokenizer).__name__}")
     ids = {name: target_tokenizer.convert_tokens_to_ids(name) for name in CHAR_SPECIALS}
     if [ids[n] for n in CHAR_SPECIALS] != [0, 1, 2, 3]:
         raise ValueError(f"target_tokenizer: expected special tokens {CHAR_SPECIALS} at ids 0-3, got {ids}")
@@ -228,11 +238,18 @@ def bleu_compute_metrics(target_tokenizer, *, tokenize: str = "zh"):
 
 def train_steps_per_second(log_history: list[dict]) -> float:
     """Optimiser steps per second from a ``Trainer``'s final training log entry (``train_runtime``)."""
+    if isinstance(log_history, (str, bytes, Mapping)) or not hasattr(log_history, "__iter__"):
+        raise TypeError(f"log_history: expected trainer.state.log_history (a list of dicts), got "
+                        f"{type(log_history).__name__}")
+    log_history = list(log_history)
+    for i, h in enumerate(log_history):
+        checks.instance(h, f"log_history[{i}]", Mapping, what="a dict (one log entry)")
     final = [h for h in log_history if "train_runtime" in h]
     if not final:
         raise ValueError("log_history: no final training entry (has the trainer run?)")
-    steps = max(h.get("step", 0) for h in log_history)
-    return steps / final[-1]["train_runtime"]
+    steps = max(checks.integer(h.get("step", 0), "log_history step", minimum=0) for h in log_history)
+    runtime = checks.number(final[-1]["train_runtime"], "log_history train_runtime", minimum=0, strict_minimum=True)
+    return steps / runtime
 
 
 # ---------------------------------------------------------------------------- a frozen, cached encoder
@@ -275,10 +292,20 @@ def cache_encoder_outputs(model, input_ids: Sequence[Sequence[int]], *, pad_toke
         ValueError: if ``input_ids`` is empty or holds an empty sentence, or ``batch_size`` < 1.
     """
     batch_size = checks.integer(batch_size, "batch_size")
-    seqs = [list(s) for s in input_ids]
+    encoder = getattr(model, "encoder", None)
+    if not isinstance(encoder, torch.nn.Module):
+        raise TypeError(f"model: expected an encoder-decoder model with an .encoder, got {type(model).__name__}")
+    vocab_size = getattr(getattr(encoder, "config", None), "vocab_size", None)
+    vocab_size = vocab_size if isinstance(vocab_size, int) and not isinstance(vocab_size, bool) else None
+    pad_token_id = checks.integer(pad_token_id, "pad_token_id", minimum=0,
+                                  maximum=None if vocab_size is None else vocab_size - 1)
+    if isinstance(input_ids, (str, bytes, torch.Tensor)) or not hasattr(input_ids, "__iter__"):
+        raise TypeError(f"input_ids: expected a list of token-id lists (one per sentence), got "
+                        f"{type(input_ids).__name__}")
+    seqs = [checks.token_ids(s, f"input_ids[{i}]", vocab_size=vocab_size, ndim=1).tolist()
+            for i, s in enumerate(input_ids)]
     if not seqs or any(len(s) == 0 for s in seqs):
         raise ValueError("input_ids: expected a non-empty list of non-empty token-id lists")
-    encoder = model.encoder
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters()).device
@@ -304,10 +331,15 @@ def cached_rows(states: Sequence[torch.Tensor], labels: Sequence[Sequence[int]])
     Raises:
         ValueError: if ``states`` and ``labels`` differ in length or are empty.
     """
+    for name, value in (("states", states), ("labels", labels)):
+        if isinstance(value, (str, bytes, torch.Tensor)) or not hasattr(value, "__len__"):
+            raise TypeError(f"{name}: expected a list (one entry per example), got {type(value).__name__}")
     checks.same_length("states", states, "labels", labels)
-    if not states:
+    if not len(states):
         raise ValueError("states: no examples")
-    return [{"input_ids": [0] * int(h.shape[0]), "encoder_hidden_states": h, "labels": list(y)}
+    states = [checks.float_tensor(h, f"states[{i}]", ndim=2) for i, h in enumerate(states)]
+    labels = [checks.class_labels(y, f"labels[{i}]", ignore_index=-100).tolist() for i, y in enumerate(labels)]
+    return [{"input_ids": [0] * int(h.shape[0]), "encoder_hidden_states": h, "labels": y}
             for h, y in zip(states, labels)]
 
 
@@ -319,6 +351,7 @@ def collate_cached(rows: Sequence[dict]) -> dict[str, torch.Tensor]:
         ``{"encoder_hidden_states": (batch, src_len, hidden) float32, "attention_mask": (batch, src_len)
         int64, "labels": (batch, tgt_len) int64}``.
     """
+    rows = _cached_batch(rows)
     width = max(int(r["encoder_hidden_states"].shape[0]) for r in rows)
     hidden = rows[0]["encoder_hidden_states"].shape[1]
     states = torch.zeros(len(rows), width, hidden)
@@ -332,6 +365,26 @@ def collate_cached(rows: Sequence[dict]) -> dict[str, torch.Tensor]:
     for j, r in enumerate(rows):
         labels[j, :len(r["labels"])] = torch.as_tensor(r["labels"], dtype=torch.long)
     return {"encoder_hidden_states": states, "attention_mask": mask, "labels": labels}
+
+
+def _cached_batch(rows) -> list:
+    """Check a batch for :func:`collate_cached`: a non-empty list of :func:`cached_rows` dicts whose
+    hidden states are 2-D float tensors of one hidden size and whose labels are integer ids."""
+    if isinstance(rows, (str, bytes, Mapping)) or not hasattr(rows, "__iter__"):
+        raise TypeError(f"rows: expected a list of rows from cached_rows, got {type(rows).__name__}")
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows: expected at least one row, got an empty batch")
+    for j, r in enumerate(rows):
+        if not isinstance(r, Mapping) or "encoder_hidden_states" not in r or "labels" not in r:
+            raise TypeError(f"rows[{j}]: expected a dict with 'encoder_hidden_states' and 'labels' (from "
+                            f"cached_rows), got {type(r).__name__}")
+        h = checks.float_tensor(r["encoder_hidden_states"], f"rows[{j}]['encoder_hidden_states']", ndim=2)
+        if h.shape[1] != rows[0]["encoder_hidden_states"].shape[1]:
+            raise ValueError(f"rows[{j}]['encoder_hidden_states']: hidden size {h.shape[1]} differs from "
+                             f"rows[0]'s {rows[0]['encoder_hidden_states'].shape[1]}")
+        checks.class_labels(r["labels"], f"rows[{j}]['labels']", ignore_index=-100)
+    return rows
 
 
 def cached_decoder_loss(model, batch: dict) -> torch.Tensor:
@@ -370,6 +423,7 @@ def paired_bootstrap(hypotheses_a: Sequence[str], hypotheses_b: Sequence[str], r
     checks.same_length("hypotheses_b", b, "references", refs)
     metric = checks.one_of(metric, "metric", ("bleu", "chrf"))
     n_resamples = checks.integer(n_resamples, "n_resamples", minimum=2)
+    seed = checks.integer(seed, "seed", minimum=0)
     scorer = BLEU(tokenize="zh") if metric == "bleu" else CHRF()
     stats_a = np.asarray(scorer._extract_corpus_statistics(a, [refs]), dtype=np.float64)
     stats_b = np.asarray(scorer._extract_corpus_statistics(b, [refs]), dtype=np.float64)
@@ -403,6 +457,7 @@ def translate(model, tokenizer, texts: Sequence[str], *, target_tokenizer=None, 
     """
     texts = checks.texts(texts, "texts")
     batch_size = checks.integer(batch_size, "batch_size")
+    max_source_length = checks.integer(max_source_length, "max_source_length")
     decoder = target_tokenizer or tokenizer
     device = next(model.parameters()).device
     was_training = model.training
@@ -451,6 +506,8 @@ def length_bucket(texts: Sequence[str], edges: Sequence[int] = (4, 7, 10)) -> li
         ValueError: if ``edges`` is empty or not strictly increasing positive ints.
     """
     texts = checks.texts(texts, "texts", allow_empty=True)
+    if isinstance(edges, (str, bytes)) or not hasattr(edges, "__iter__"):
+        raise TypeError(f"edges: expected a sequence of ints (bucket upper ends), got {edges!r:.60}")
     edges = [checks.integer(e, f"edges[{i}]") for i, e in enumerate(edges)]
     if not edges or any(a >= b for a, b in zip(edges, edges[1:])):
         raise ValueError(f"edges: expected strictly increasing positive ints, got {edges!r}")

@@ -344,3 +344,22 @@ def test_back_translate_bad_arguments(kw, exc, name):
         A.back_translate(["a"], _FakeModel(), pair)
     with pytest.raises(TypeError, match=r"texts\[1\]"):
         A.back_translate(["a", None], pair, pair)
+
+
+# ---------------------------------------------------------------------------- bad inputs (probe classes)
+@pytest.mark.parametrize("embeddings,error", [
+    (torch.tensor([[[math.nan, 0.0]]]), ValueError), (torch.tensor([[[0.0, math.inf]]]), ValueError),
+    (torch.zeros(1, 1, 2, dtype=torch.long), TypeError), (torch.zeros(2, 3), ValueError), (None, TypeError),
+    ([[[0.0, 1.0]]], TypeError),
+])
+def test_neftune_noise_bad_embeddings_are_named(embeddings, error):
+    with pytest.raises(error, match="embeddings"):
+        A.neftune_noise(embeddings, 5.0)
+
+
+@pytest.mark.parametrize("operations,error", [(None, TypeError), (5, TypeError), (1.5, TypeError), ([], ValueError),
+                                              (["delete", "fly"], ValueError), ([None], ValueError),
+                                              ("fly", ValueError)])
+def test_eda_bad_operations_are_named(operations, error):
+    with pytest.raises(error, match="operations"):
+        A.eda("the film was good", 0, operations=operations)

@@ -274,3 +274,24 @@ def test_exclude_as_one_string_is_one_prefix():
         C.prune_linear(model, 0.5, scope=None)
     with pytest.raises(ValueError, match="dtype"):
         C.quantize_dynamic(model, dtype=torch.float32)
+
+
+# ---------------------------------------------------------------------------- bad inputs (probe classes)
+@pytest.mark.parametrize("name", ["student_logits", "teacher_logits"])
+@pytest.mark.parametrize("bad,error", [
+    (torch.tensor([[math.nan, 0.0, 0.0], [0.0, 0.0, 0.0]]), ValueError),
+    (torch.tensor([[math.inf, 0.0, 0.0], [0.0, 0.0, 0.0]]), ValueError),
+    (torch.tensor([[0.0, -math.inf, 0.0], [0.0, 0.0, 0.0]]), ValueError),
+    (torch.zeros(2, 3, dtype=torch.long), TypeError), ([[0.0] * 3] * 2, TypeError), (None, TypeError),
+    (torch.zeros(2, 4), ValueError),
+])
+def test_distillation_loss_bad_logits_are_named(name, bad, error):
+    args = dict(student_logits=torch.zeros(2, 3), teacher_logits=torch.zeros(2, 3)) | {name: bad}
+    with pytest.raises(error, match=name):
+        C.distillation_loss(**args)
+
+
+@pytest.mark.parametrize("dataset,error", [(None, TypeError), (5, TypeError), ("text", TypeError), ([], ValueError)])
+def test_latency_ms_bad_dataset_is_named(dataset, error):
+    with pytest.raises(error, match="dataset"):
+        C.latency_ms(small_bert(), dataset, None)

@@ -66,3 +66,19 @@ def test_sentence_embeddings_bad_arguments_are_named(kw, error, name):
     args = {**dict(texts=["a short one"]), **kw}
     with pytest.raises(error, match=rf"^{name}\b"):
         forgetting.sentence_embeddings(model, tok, args.pop("texts"), **args)
+
+
+@pytest.mark.parametrize("pairs,error", [
+    ([("a", "b")], TypeError), (None, TypeError), ("ab", TypeError), ({"x": ["a"]}, TypeError),
+    ({"a": ["x"]}, TypeError), ({"a": ["x"], "b": [None]}, TypeError), ({"a": "x", "b": "y"}, TypeError),
+    ({"a": [], "b": []}, ValueError),
+])
+def test_paraphrase_recall_bad_pairs_are_named(pairs, error):
+    import pandas as pd
+
+    tok = train_wordpiece_tokenizer(["a short one", "another one"] * 3, vocab_size=60)
+    model, _ = models.build_model("tiny-random-bert", tokenizer=tok, seed=0)
+    if isinstance(pairs, dict) and set(pairs) == {"a", "b"} and not isinstance(pairs["a"], str):
+        pairs = pd.DataFrame(pairs) if len(pairs["a"]) == len(pairs["b"]) else pairs
+    with pytest.raises(error, match="pairs"):
+        forgetting.paraphrase_recall(model, tok, pairs)

@@ -363,3 +363,96 @@ def test_mean_and_se_and_paired_difference():
         llm.mean_and_se([1])
     with pytest.raises(ValueError, match="before"):
         llm.paired_difference([1, 0], [1, 0, 1])
+
+
+# ------------------------------------------------------------------------------------ bad inputs (probe classes)
+LCFG = dict(vocab_size=100, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2)
+
+
+@pytest.mark.parametrize("values,error", [
+    (["1.0", "2.0"], TypeError), ([1.0, "2"], TypeError), ([1.0, None], TypeError), ([b"1", b"2"], TypeError),
+    ([1.0, math.nan], ValueError), ([1.0, math.inf], ValueError), ([1.0, -math.inf], ValueError),
+    ([1.0], ValueError), ([], ValueError), (None, TypeError), ("12", TypeError), (5, TypeError),
+])
+def test_mean_and_se_bad_values_are_named(values, error):
+    with pytest.raises(error, match="values"):
+        llm.mean_and_se(values)
+
+
+@pytest.mark.parametrize("arg", ["after", "before"])
+@pytest.mark.parametrize("bad,error", [
+    (["1.0", "2.0", "3.0"], TypeError), ([1.0, None, 2.0], TypeError), ([1.0, math.nan, 2.0], ValueError),
+    ([1.0, math.inf, 2.0], ValueError), (None, TypeError), ("123", TypeError),
+])
+def test_paired_difference_names_the_bad_side(arg, bad, error):
+    good = [1.0, 0.0, 1.0]
+    kwargs = {"after": good, "before": good, arg: bad}
+    with pytest.raises(error, match=arg):
+        llm.paired_difference(**kwargs)
+
+
+def test_correctness_bools_still_count_as_one_and_zero():
+    import numpy as np
+    correct = np.array([True, False, True, True])
+    assert llm.mean_and_se(correct) == llm.mean_and_se([1.0, 0.0, 1.0, 1.0])
+    assert llm.mean_and_se([True, False, True]) == llm.mean_and_se([1, 0, 1])
+    assert llm.paired_difference(correct, ~correct) == llm.mean_and_se([1.0, -1.0, 1.0, 1.0])
+    assert llm.mean_and_se(torch.tensor([1, 0, 1])) == llm.mean_and_se([1.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("key", ["num_key_value_heads", "head_dim"])
+@pytest.mark.parametrize("value,error", [(0, ValueError), (-2, ValueError), (True, TypeError), (2.0, TypeError),
+                                         ("2", TypeError)])
+def test_config_fields_that_are_present_are_checked_not_defaulted(key, value, error):
+    with pytest.raises(error, match=key):
+        llm.llama_parameter_count({**LCFG, key: value})
+    with pytest.raises(error, match=key):
+        llm.kv_cache_bytes({**LCFG, key: value}, batch_size=1, seq_len=4, bytes_per_value=2)
+
+
+def test_absent_or_none_config_fields_take_their_defaults():
+    with_none = llm.llama_parameter_count({**LCFG, "num_key_value_heads": None, "head_dim": None})
+    assert with_none == llm.llama_parameter_count({**LCFG, "num_key_value_heads": 4})
+    assert llm.kv_cache_bytes({**LCFG, "head_dim": 16}, batch_size=1, seq_len=4, bytes_per_value=2) == \
+        llm.kv_cache_bytes(LCFG, batch_size=1, seq_len=4, bytes_per_value=2)
+
+
+@pytest.mark.parametrize("config,error", [
+    (None, TypeError), (5, TypeError), ("config.json", TypeError), ({"num_attention_heads": 4}, ValueError),
+    ({**LCFG, "hidden_size": 10}, ValueError),  # 10 heads' worth of dims does not split into 4 heads
+])
+def test_bad_configs_are_named(config, error):
+    with pytest.raises(error, match="config"):
+        llm.llama_parameter_count(config)
+    with pytest.raises(error, match="config"):
+        llm.kv_cache_bytes(config, batch_size=1, seq_len=4, bytes_per_value=2)
+
+
+@pytest.mark.parametrize("kwargs,name,error", [
+    (dict(ignore_index=True), "ignore_index", TypeError), (dict(ignore_index="-100"), "ignore_index", TypeError),
+    (dict(ignore_index=1.5), "ignore_index", TypeError),
+    (dict(logits=torch.zeros(2, 4)), "logits", ValueError), (dict(logits=torch.zeros(1, 2, 4, 1)), "logits", ValueError),
+    (dict(logits=torch.tensor([[[math.nan, 0.0], [0.0, 0.0]]])), "logits", ValueError),
+    (dict(logits=torch.zeros(1, 2, 4, dtype=torch.long)), "logits", TypeError),
+])
+def test_sft_loss_bad_arguments_are_named(kwargs, name, error):
+    args = dict(logits=torch.zeros(1, 2, 4), labels=torch.tensor([[0, 1]])) | kwargs
+    with pytest.raises(error, match=name):
+        llm.sft_loss(**args)
+
+
+@pytest.mark.parametrize("token_ids,error", [(None, TypeError), (5, TypeError), (3.0, TypeError),
+                                             ([1.0, 2.0], TypeError), ([1, -1], ValueError), ([1, 10**12], ValueError)])
+def test_next_token_logprobs_bad_token_ids_are_named(tiny, token_ids, error):
+    model, tok = tiny
+    with pytest.raises(error, match="token_ids"):
+        llm.next_token_logprobs(model, tok, [[{"role": "user", "content": "hi"}]], token_ids)
+
+
+def test_a_pandas_bool_column_counts_as_correctness_flags():
+    import pandas as pd
+
+    assert llm.mean_and_se(pd.Series([True, False, True])) == llm.mean_and_se([1.0, 0.0, 1.0])
+    with pytest.raises(TypeError, match="values"):
+        llm.mean_and_se([True, 2.0, 0.0])  # a bool mixed into numbers is not a flag column

@@ -707,3 +707,13 @@ def test_collator_gives_the_same_batches_as_the_public_functions(bert_tokenizer)
                      for r, f in zip(ids.tolist(), special.tolist())]
             ref = masking.whole_word_mask(ids, words, generator=g, **common)
         assert torch.equal(ref[0], out["input_ids"]) and torch.equal(ref[1], out["labels"])
+
+
+@pytest.mark.parametrize("noise,error", [(torch.full((2, 4), math.nan), ValueError),
+                                         (torch.tensor([[0.1, math.inf, 0.2, 0.3]] * 2), ValueError),
+                                         (torch.tensor([[0.1, -math.inf, 0.2, 0.3]] * 2), ValueError),
+                                         (torch.zeros(2, 4, dtype=torch.long), TypeError),
+                                         ([[0.1] * 4] * 2, TypeError), (torch.zeros(2, 3), ValueError)])
+def test_random_patch_masking_bad_noise_is_named(noise, error):
+    with pytest.raises(error, match="noise"):
+        masking.random_patch_masking(2, 4, noise=noise)

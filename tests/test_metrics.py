@@ -398,3 +398,10 @@ def test_reference_streams_bad(refs, exc):
         metrics.corpus_bleu(["a"], refs)
     with pytest.raises(exc, match="references"):
         metrics.sentence_bleu("a", refs if refs is not None else None)
+
+
+@pytest.mark.parametrize("logits", [np.array([["a", "b"], ["c", "d"]]), [["1.0", "2.0"], ["0", "1"]],
+                                    np.array([[None, 1.0], [0.0, 1.0]], dtype=object)])
+def test_compute_metrics_names_non_numeric_logits(logits):
+    with pytest.raises(TypeError, match="eval_pred"):
+        metrics.compute_metrics((logits, np.array([0, 1])))

@@ -373,3 +373,37 @@ def test_save_splits_and_cross_split_arguments(tmp_path):
         pp.cross_split_near_duplicates([DOCS])
     with pytest.raises(TypeError, match=r"splits\['test'\]"):
         pp.cross_split_near_duplicates({"train": DOCS, "test": "one text"})
+
+
+# ---------------------------------------------------------------------------- bad inputs (probe classes)
+@pytest.mark.parametrize("clusters,where,error", [
+    ([[0, True]], r"clusters\[0\]\[1\]", TypeError), ([[False, 3]], r"clusters\[0\]\[0\]", TypeError),
+    ([[0, 1], [2, 1.0]], r"clusters\[1\]\[1\]", TypeError), ([[0, "1"]], r"clusters\[0\]\[1\]", TypeError),
+    ([[0, None]], r"clusters\[0\]\[1\]", TypeError), ([[0, -3]], r"clusters\[0\]\[1\]", ValueError),
+    ([5], r"clusters\[0\]", TypeError), (["01"], r"clusters\[0\]", TypeError),
+])
+def test_near_duplicates_to_drop_refuses_bools_and_non_ints(clusters, where, error):
+    with pytest.raises(error, match=where):
+        pp.near_duplicates_to_drop(clusters)
+
+
+def test_near_duplicates_to_drop_accepts_numpy_and_tensor_clusters():
+    import numpy as np
+    import torch
+
+    assert pp.near_duplicates_to_drop([np.array([4, 2]), torch.tensor([7, 5]), (9, 8)]) == [4, 7, 9]
+
+
+@pytest.mark.parametrize("reference,error", [(["train"], ValueError), ({"train"}, ValueError), ("dev", ValueError),
+                                             (None, ValueError)])
+def test_cross_split_reference_must_name_a_split(reference, error):
+    with pytest.raises(error, match="reference"):
+        pp.cross_split_near_duplicates({"train": DOCS, "test": DOCS}, reference=reference)
+
+
+@pytest.mark.parametrize("call", [lambda t: pp.tokens(t, "a b"), lambda t: pp.fertility(t, ["a b"]),
+                                  lambda t: pp.unknown_rate(t, ["a b"]), lambda t: pp.token_counts(t, ["a b"])])
+@pytest.mark.parametrize("tokenizer", [None, "bert-base-uncased", 5, {"a": 0}])
+def test_tokenizer_functions_name_a_bad_tokenizer(call, tokenizer):
+    with pytest.raises(TypeError, match="tokenizer"):
+        call(tokenizer)

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -361,3 +363,107 @@ def test_paired_bootstrap_bad_arguments_are_named(kw, error, name):
         tr.paired_bootstrap(["a"], ["b"], ["a"], **kw)
     with pytest.raises(ValueError, match="hypotheses_b"):
         tr.paired_bootstrap(["a"], ["b", "c"], ["a"])
+
+
+# ---------------------------------------------------------------------------- bad inputs (probe classes)
+BAD_COUNTS = [(True, TypeError), (2.0, TypeError), ("3", TypeError), (None, TypeError), (-1, ValueError),
+              (0, ValueError)]
+
+
+@pytest.mark.parametrize("value,error", BAD_COUNTS[:4] + [(-1, ValueError)])
+def test_paired_bootstrap_seed_is_checked(value, error):
+    with pytest.raises(error, match="seed"):
+        tr.paired_bootstrap(["a b"], ["a c"], ["a b"], n_resamples=2, seed=value)
+
+
+@pytest.mark.parametrize("value,error", BAD_COUNTS + [(math.nan, TypeError)])
+def test_translate_max_source_length_is_checked(tiny, value, error):
+    model, src, tgt = tiny
+    with pytest.raises(error, match="max_source_length"):
+        tr.translate(model, src, ENGLISH[:2], target_tokenizer=tgt, max_source_length=value)
+
+
+@pytest.mark.parametrize("arg", ["encoder_vocab_size", "max_new_tokens", "seed"])
+@pytest.mark.parametrize("value,error", BAD_COUNTS[:3] + [(-1, ValueError)])
+def test_build_encoder_decoder_counts_are_checked(arg, value, error):
+    tgt = tr.train_char_tokenizer(CHINESE)
+    kwargs = dict(encoder_vocab_size=50) | {arg: value}
+    with pytest.raises(error, match=arg):
+        tr.build_encoder_decoder("tiny-random-bert", tgt, **kwargs)
+
+
+@pytest.mark.parametrize("value,error", [(1, TypeError), ("yes", TypeError), (None, TypeError)])
+def test_build_encoder_decoder_pretrained_is_a_bool(value, error):
+    with pytest.raises(error, match="pretrained"):
+        tr.build_encoder_decoder("tiny-random-bert", tr.train_char_tokenizer(CHINESE), encoder_vocab_size=50,
+                                 pretrained=value)
+
+
+@pytest.mark.parametrize("value,error", [(math.nan, ValueError), (math.inf, ValueError), (-0.1, ValueError),
+                                         (1.0, ValueError), (1.5, ValueError), ("0.1", TypeError), (True, TypeError),
+                                         (None, TypeError)])
+def test_decoder_config_dropout_is_a_probability(value, error):
+    with pytest.raises(error, match="dropout"):
+        tr.decoder_config(10, dropout=value)
+
+
+@pytest.mark.parametrize("ids,error", [([[2.0, 5.0]], TypeError), ([[True, False]], TypeError), ([[2, -1]], ValueError),
+                                       ([[2, 10**9]], ValueError), ([["a", "b"]], TypeError), (None, TypeError),
+                                       (5, TypeError), ("ab", TypeError), ([[5], []], ValueError), ([], ValueError)])
+def test_cache_encoder_outputs_checks_the_ids_first(tiny, ids, error):
+    with pytest.raises(error, match="input_ids"):
+        tr.cache_encoder_outputs(tiny[0], ids)
+
+
+@pytest.mark.parametrize("pad,error", [(True, TypeError), (-1, ValueError), (10**6, ValueError), (0.0, TypeError)])
+def test_cache_encoder_outputs_checks_the_pad_id(tiny, pad, error):
+    with pytest.raises(error, match="pad_token_id"):
+        tr.cache_encoder_outputs(tiny[0], [[5, 6], [5]], pad_token_id=pad)
+
+
+@pytest.mark.parametrize("states,labels,name,error", [
+    ([torch.zeros(2, 4)], [[0.5, 1.5]], "labels", TypeError), ([torch.zeros(2, 4)], [[0, -7]], "labels", ValueError),
+    ([torch.zeros(2, 4)], [["a"]], "labels", TypeError), ([[0.0, 1.0]], [[0, 1]], "states", TypeError),
+    ([torch.zeros(2)], [[0, 1]], "states", ValueError), ([torch.zeros(2, 4, dtype=torch.long)], [[0]], "states", TypeError),
+    (None, [[0]], "states", TypeError), ([torch.zeros(2, 4)], None, "labels", TypeError),
+    ([], [], "states", ValueError), ([torch.zeros(2, 4)], [[0], [1]], "labels", ValueError),
+])
+def test_cached_rows_bad_inputs_are_named(states, labels, name, error):
+    with pytest.raises(error, match=name):
+        tr.cached_rows(states, labels)
+
+
+def test_cached_rows_keep_the_ignore_index():
+    rows = tr.cached_rows([torch.zeros(2, 4)], [[5, -100]])
+    assert rows[0]["labels"] == [5, -100]
+
+
+@pytest.mark.parametrize("rows,error", [
+    ([], ValueError), (None, TypeError), ("rows", TypeError), ([[1, 2]], TypeError), ([{"labels": [1]}], TypeError),
+    ([{"encoder_hidden_states": torch.zeros(2), "labels": [1]}], ValueError),
+    ([{"encoder_hidden_states": [[0.0]], "labels": [1]}], TypeError),
+    ([{"encoder_hidden_states": torch.zeros(2, 4), "labels": [1.5]}], TypeError),
+    ([{"encoder_hidden_states": torch.zeros(2, 4), "labels": [1]},
+      {"encoder_hidden_states": torch.zeros(2, 5), "labels": [1]}], ValueError),
+])
+def test_collate_cached_bad_rows_are_named(rows, error):
+    with pytest.raises(error, match="rows"):
+        tr.collate_cached(rows)
+
+
+@pytest.mark.parametrize("history,error", [
+    (None, TypeError), (5, TypeError), ("log", TypeError), ([1, 2], TypeError),
+    ([{"step": 3, "train_runtime": 0.0}], ValueError), ([{"step": 3, "train_runtime": -1.0}], ValueError),
+    ([{"step": 3, "train_runtime": math.nan}], ValueError), ([{"step": 3, "train_runtime": "2"}], TypeError),
+    ([{"step": 3.5, "train_runtime": 2.0}], TypeError), ([{"step": 3}], ValueError),
+])
+def test_train_steps_per_second_bad_log_history_is_named(history, error):
+    with pytest.raises(error, match="log_history"):
+        tr.train_steps_per_second(history)
+
+
+@pytest.mark.parametrize("edges,error", [(None, TypeError), (5, TypeError), ("47", TypeError), ([], ValueError),
+                                         ([7, 4], ValueError), ([4.0, 7.0], TypeError), ([True, 4], TypeError)])
+def test_length_bucket_bad_edges_are_named(edges, error):
+    with pytest.raises(error, match="edges"):
+        tr.length_bucket(["a b"], edges)
