@@ -266,8 +266,8 @@ def test_memory_breakdown_with_adamw():
 # ---------------------------------------------------------------------------- bad input (newcomer probes)
 def test_accumulated_means_reject_malformed_micro_batches():
     assert loop.token_weighted_mean([torch.tensor([1.0, 1.0, 1.0]), torch.tensor([4.0])]) == pytest.approx(1.75)
-    for bad, match in [([[1.0, 2.0], [[1.0, 1.0], [1.0, 1.0]]], "1-D"), ([[1.0, float("nan")]], "finite"),
-                       ([[True, False]], "bools"), ([1.0, 2.0], "sequence"), ("12", "sequence")]:
+    for bad, match in [([[1.0, 2.0], [[1.0, 1.0], [1.0, 1.0]]], "dimension"), ([[1.0, float("nan")]], "NaN"),
+                       ([[True, False]], "expected a number"), ([1.0, 2.0], "sequence"), ("12", "sequence")]:
         for fn in (loop.token_weighted_mean, loop.naive_accumulated_mean):
             with pytest.raises((ValueError, TypeError), match=match):
                 fn(bad)
