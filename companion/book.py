@@ -189,6 +189,7 @@ def setup(profile: str, sizes: Mapping[str, Mapping[str, Any]], *, seed: int = 0
         TypeError / ValueError: see :func:`resolve_profile`, :func:`check_sizes`, :func:`seed_everything`.
     """
     _START[0] = time.perf_counter()
+    show = checks.boolean(show, "show")
     name, why = resolve_profile(profile)
     check_sizes(sizes)
     seed_everything(seed)
@@ -209,6 +210,7 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name: expected a non-empty string, got {name!r}")
+    display = checks.boolean(display, "display")
     value = plain(value)
     try:
         from myst_nb import glue as _glue
@@ -241,7 +243,18 @@ def interactive() -> bool:
 
 
 def progress(iterable: Iterable, *, total: int | None = None, desc: str | None = None) -> Iterable:
-    """``tqdm.auto.tqdm(iterable)`` when :func:`interactive`, else ``iterable`` unchanged."""
+    """``tqdm.auto.tqdm(iterable)`` when :func:`interactive`, else ``iterable`` unchanged.
+
+    Raises:
+        TypeError / ValueError: ``iterable`` is not iterable; ``total`` not an int >= 0 (or ``None``);
+            ``desc`` not a string (or ``None``).
+    """
+    if not hasattr(iterable, "__iter__"):
+        raise TypeError(f"iterable: expected something to iterate over, got {type(iterable).__name__}")
+    if total is not None:
+        total = checks.integer(total, "total", minimum=0)
+    if desc is not None:
+        checks.text(desc, "desc")
     if not interactive():
         return iterable
     from tqdm.auto import tqdm
@@ -266,7 +279,13 @@ def provenance(profile: str | None = None, extra_packages: Iterable[str] = ("dat
     Returns:
         Lines with the profile, device (GPU name or CPU model), thread count, package versions and the
         wall time in seconds since :func:`setup`.
+
+    Raises:
+        TypeError: ``profile`` is not a string (or ``None``); ``extra_packages`` is not a list of names.
     """
+    if profile is not None:
+        checks.text(profile, "profile")
+    extra_packages = checks.texts(extra_packages, "extra_packages", allow_empty=True)
     import importlib
 
     import transformers

@@ -67,10 +67,12 @@ def item_losses(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 
         ValueError: the shapes fit none of the three cases, or a class label is outside
             ``[0, num_classes)`` (and not ``ignore_index``).
     """
-    if not isinstance(logits, torch.Tensor) or not isinstance(labels, torch.Tensor):
-        raise TypeError("logits, labels: expected torch tensors")
+    checks.float_tensor(logits, "logits")
+    checks.instance(labels, "labels", torch.Tensor, what="a tensor")
+    ignore_index = checks.integer(ignore_index, "ignore_index", minimum=None)
     logits = logits.float()
     if labels.is_floating_point():
+        checks.finite_tensor(labels, "labels")
         pred = logits.reshape(-1) if logits.dim() == 2 and logits.shape[-1] == 1 else logits
         if pred.shape != labels.shape:
             raise ValueError(f"labels: regression needs logits of shape (batch, 1) and labels (batch,), "
@@ -86,7 +88,13 @@ def item_losses(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = 
 
 
 def count_items(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> int:
-    """Number of real targets in ``labels``: every float label, every int label not ``ignore_index``."""
+    """Number of real targets in ``labels``: every float label, every int label not ``ignore_index``.
+
+    Raises:
+        TypeError: ``labels`` is not a tensor, or ``ignore_index`` not an int.
+    """
+    checks.instance(labels, "labels", torch.Tensor, what="a tensor")
+    ignore_index = checks.integer(ignore_index, "ignore_index", minimum=None)
     if labels.is_floating_point():
         return int(labels.numel())
     return int((labels != ignore_index).sum())
@@ -133,23 +141,8 @@ def _check_micro_batches(micro_batch_losses) -> list[np.ndarray]:
         raise TypeError("micro_batch_losses: expected a sequence of micro-batches, each a sequence of item losses")
     if len(micro_batch_losses) == 0:
         raise ValueError("micro_batch_losses: need at least one micro-batch")
-    out = []
-    for i, m in enumerate(micro_batch_losses):
-        if isinstance(m, torch.Tensor):
-            m = m.detach().cpu().numpy()
-        if isinstance(m, (str, bytes)) or not hasattr(m, "__len__"):
-            raise TypeError(f"micro_batch_losses[{i}]: expected a sequence of item losses, got {type(m).__name__}")
-        if any(isinstance(x, (bool, np.bool_)) for x in np.asarray(m, dtype=object).ravel()):
-            raise TypeError(f"micro_batch_losses[{i}]: item losses must be numbers, not bools")
-        a = np.asarray(m, dtype=float)
-        if a.ndim != 1:
-            raise ValueError(f"micro_batch_losses[{i}]: expected a 1-D sequence of item losses, got shape {a.shape}")
-        if a.size == 0:
-            raise ValueError("micro_batch_losses: a micro-batch has no items")
-        if not np.isfinite(a).all():
-            raise ValueError(f"micro_batch_losses[{i}]: item losses must be finite")
-        out.append(a)
-    return out
+    # each: 1-D, not empty, finite real numbers (never strings such as "1.0", nor bools)
+    return [checks.numbers(m, f"micro_batch_losses[{i}]") for i, m in enumerate(micro_batch_losses)]
 
 
 # ---------------------------------------------------------------------------- mixed precision
@@ -196,6 +189,7 @@ def grad_scaler(device: torch.device | str, precision: str) -> torch.amp.GradSca
     step whose gradients overflowed and lowers the factor. bf16 has float32's exponent range and needs
     no scaler (Micikevicius et al., ICLR 2018, "Mixed Precision Training").
     """
+    checks.one_of(precision, "precision", PRECISIONS)
     return torch.amp.GradScaler(torch.device(device).type, enabled=precision == "fp16")
 
 
@@ -205,7 +199,14 @@ def check_finite(loss: torch.Tensor, step: int, precision: str = "fp32") -> None
     A non-finite loss poisons every weight at the next optimiser step, and training would go on
     silently on garbage. The message names the step and the usual remedies (fp16 overflows above
     65,504; T5-family checkpoints are known to overflow in fp16).
+
+    Raises:
+        TypeError: ``loss`` is neither a tensor nor a real number.
+        ValueError: ``precision`` is not one of :data:`PRECISIONS`.
     """
+    checks.one_of(precision, "precision", PRECISIONS)
+    if not isinstance(loss, torch.Tensor) and not (isinstance(loss, float) and math.isnan(loss)):
+        checks.number(loss, "loss", finite=False)
     loss = torch.as_tensor(loss.detach() if isinstance(loss, torch.Tensor) else loss, dtype=torch.float32)
     if torch.isfinite(loss).all():
         return
@@ -223,12 +224,35 @@ def _to_device(batch: Mapping[str, torch.Tensor], device) -> dict[str, torch.Ten
 
 def _forward(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     inputs = {k: v for k, v in batch.items() if k != "labels"}
+    vocab = _vocab_size(model)
+    if vocab is not None and "input_ids" in inputs:  # else a torch IndexError deep in the embedding
+        checks.token_ids(inputs["input_ids"], "input_ids (of a batch)", vocab_size=vocab)
     out = model(**inputs)
     return out.logits if hasattr(out, "logits") else out
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def _vocab_size(model) -> int | None:
+    """Rows of the model's input embedding (``None`` if it has none)."""
+    get = getattr(model, "get_input_embeddings", None)
+    emb = get() if callable(get) else None
+    return getattr(emb, "num_embeddings", None)
+
+
+def _check_model(model) -> torch.nn.Module:
+    checks.instance(model, "model", torch.nn.Module)
+    if next(iter(model.parameters()), None) is None:
+        raise ValueError("model: has no parameters")
+    return model
+
+
+def _check_loader(loader, name: str):
+    if isinstance(loader, (str, bytes, Mapping)) or not hasattr(loader, "__iter__"):
+        raise TypeError(f"{name}: expected an iterable of batches (e.g. a DataLoader), got {type(loader).__name__}")
+    return loader
 
 
 @torch.no_grad()
@@ -244,6 +268,9 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Mapping[str, torch.Tensor]
         item, the argmax class (classification, token classification) or the predicted value
         (regression), and its label. The model's train/eval mode is restored afterwards.
     """
+    _check_model(model)
+    _check_loader(loader, "loader")
+    ignore_index = checks.integer(ignore_index, "ignore_index", minimum=None)
     was_training = model.training
     device = _device_of(model)
     precision = resolve_precision(precision, device)  # "auto" as in train
@@ -294,9 +321,14 @@ def predict(model: torch.nn.Module, dataset, tokenizer, *, batch_size: int = 64,
 
     from .data.text import _lengths, _model_columns
 
+    _check_model(model)
     batch_size = checks.integer(batch_size, "batch_size")
+    if not hasattr(dataset, "__len__") or isinstance(dataset, (str, bytes)):
+        raise TypeError(f"dataset: expected a datasets.Dataset or a list of dicts, got {type(dataset).__name__}")
     if len(dataset) == 0:
         raise ValueError("dataset: no examples")
+    if collator is not None:
+        checks.function(collator, "collator")
     device = _device_of(model)
     precision = resolve_precision(precision, device)
     rows = _model_columns(dataset)
@@ -447,6 +479,16 @@ def train(
             ``train_loader`` that yields no batch.
         FloatingPointError: at the first non-finite training loss (:func:`check_finite`).
     """
+    _check_model(model)
+    _check_loader(train_loader, "train_loader")
+    checks.instance(optimizer, "optimizer", torch.optim.Optimizer, what="a torch.optim.Optimizer")
+    ignore_index = checks.integer(ignore_index, "ignore_index", minimum=None)
+    if metric_fn is not None:
+        checks.function(metric_fn, "metric_fn")
+    if eval_loaders is not None:
+        checks.instance(eval_loaders, "eval_loaders", Mapping, what="a dict {split: loader}")
+        for split, loader in eval_loaders.items():
+            _check_loader(loader, f"eval_loaders[{split!r}]")
     epochs = checks.integer(epochs, "epochs")
     grad_accum_steps = checks.integer(grad_accum_steps, "grad_accum_steps")
     if max_steps is not None:
@@ -561,7 +603,13 @@ def saved_activation_bytes(fn: Callable[[], torch.Tensor], model: torch.nn.Modul
     weights). Under ``torch.no_grad()`` (MeZO, evaluation) nothing is saved and the result is 0. This
     is the activation memory that backpropagation needs and forward-only methods avoid; it grows with
     batch size x sequence length x layers.
+
+    Raises:
+        TypeError: ``fn`` is not callable, or ``model`` not a module.
     """
+    checks.function(fn, "fn")
+    if model is not None:
+        checks.instance(model, "model", torch.nn.Module)
     param_ptrs = set()
     if model is not None:
         param_ptrs = {p.untyped_storage().data_ptr() for p in model.parameters()}
@@ -598,6 +646,7 @@ def memory_breakdown(model: torch.nn.Module, optimizer: torch.optim.Optimizer | 
     """
     from .optimizers import optimizer_state_bytes
 
+    checks.instance(model, "model", torch.nn.Module)  # optimizer: checked by optimizer_state_bytes
     activations = checks.integer(activations, "activations", minimum=0)
     gradients = checks.boolean(gradients, "gradients")
 

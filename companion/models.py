@@ -17,7 +17,9 @@ fine-tunes.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
 from typing import Iterable
 
 import torch
@@ -63,7 +65,7 @@ def model_location(name: str) -> str:
             one ``/``) that is not an existing directory.
     """
     if not isinstance(name, str):
-        raise TypeError(f"model: expected a model name, hub id or directory, got {type(name).__name__}")
+        raise TypeError(f"name: expected a model name, hub id or directory, got {type(name).__name__}")
     if name == "minilm":
         return minilm_path()
     if _is_local_path(name) and not os.path.isdir(os.path.expanduser(name)):
@@ -103,7 +105,25 @@ def load_tokenizer(name: str, *, texts: Iterable[str] | None = None):
         if texts is None:
             raise ValueError("texts: the tiny random BERT needs texts (or a tokenizer) to train its vocabulary")
         return train_wordpiece_tokenizer(texts, vocab_size=2000)
-    return AutoTokenizer.from_pretrained(model_location(name))
+    location = model_location(name)
+    with _naming_local_files(location, "tokenizer", ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+        return AutoTokenizer.from_pretrained(location)
+
+
+@contextlib.contextmanager
+def _naming_local_files(location: str, what: str, patterns: Iterable[str]):
+    """Re-raise a library's error while loading from the local directory ``location`` (a corrupt
+    weights or tokenizer file gives a safetensors/tokenizers/JSON error naming nothing) as one that
+    names the files; the original stays attached as ``__cause__``. Hub ids are left alone."""
+    try:
+        yield
+    except Exception as err:  # safetensors, tokenizers and json raise types of their own
+        if not _is_local_path(location):
+            raise
+        files = sorted(str(p) for pattern in patterns for p in Path(location).glob(pattern)) or [location]
+        message = (f"name: cannot load the {what} from {location} ({type(err).__name__}: {err}); "
+                   f"is one of {files} corrupt or truncated? Save the model again with save_pretrained")
+        raise (OSError if isinstance(err, OSError) else ValueError)(message) from err
 
 
 # ---------------------------------------------------------------------------- mean pooling
@@ -114,13 +134,14 @@ def mean_pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None =
     (1 = real token, 0 = padding; ``None``: all real) -> ``(batch, hidden)``, same dtype.
 
     Raises:
-        ValueError: the mask's shape is not ``(batch, tokens)``.
+        TypeError: ``hidden_states`` is not a 3-D floating-point tensor.
+        ValueError: the mask's shape is not ``(batch, tokens)``, or it holds values other than 0 and 1.
     """
+    checks.float_tensor(hidden_states, "hidden_states", ndim=3)
     if attention_mask is None:
         return hidden_states.mean(1)
-    if tuple(attention_mask.shape) != tuple(hidden_states.shape[:2]):
-        raise ValueError(f"attention_mask: shape {tuple(attention_mask.shape)} does not match the hidden states' "
-                         f"(batch, tokens) {tuple(hidden_states.shape[:2])}")
+    attention_mask = checks.binary_mask(attention_mask, "attention_mask", shape=hidden_states.shape[:2],
+                                        like="hidden_states' (batch, tokens)")
     weights = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
     return (hidden_states * weights).sum(1) / weights.sum(1).clamp(min=1)
 
@@ -187,7 +208,12 @@ def keep_layers(model: torch.nn.Module, num_layers: int) -> torch.nn.Module:
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """``(trainable, total)`` parameter counts (elements; a tensor shared by two modules counts once)."""
+    """``(trainable, total)`` parameter counts (elements; a tensor shared by two modules counts once).
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``.
+    """
+    checks.instance(model, "model", torch.nn.Module)
     seen, trainable, total = set(), 0, 0
     for p in model.parameters():
         if id(p) in seen:
@@ -224,6 +250,8 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
             model without ``texts`` or ``tokenizer``.
         TypeError: wrongly typed numbers (see :mod:`companion.checks`).
         FileNotFoundError: ``name`` is a local path that is not a directory holding a ``config.json``.
+        ValueError / OSError: a local weights or tokenizer file that does not load (corrupt, truncated); the
+            message names the files, the library's error is attached as ``__cause__``.
     """
     from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification,
                               BertForSequenceClassification, BertForTokenClassification)
@@ -246,6 +274,10 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
         if _is_local_path(location) and not os.path.isfile(os.path.join(location, "config.json")):
             raise FileNotFoundError(f"name: {name!r} holds no config.json; not a model directory written by "
                                     "save_pretrained")
+    if tokenizer is not None:
+        from transformers import PreTrainedTokenizerBase
+
+        checks.instance(tokenizer, "tokenizer", PreTrainedTokenizerBase, what="a transformers tokenizer")
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(name, texts=texts)
     torch.manual_seed(seed)
     token_level = task == "token_classification"
@@ -256,7 +288,8 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
         location = model_location(name)
         config = AutoConfig.from_pretrained(location, num_labels=num_labels, **extra)
         cls = AutoModelForTokenClassification if token_level else AutoModelForSequenceClassification
-        net = cls.from_pretrained(location, config=config)
+        with _naming_local_files(location, "weights", ("*.safetensors", "*.bin")):
+            net = cls.from_pretrained(location, config=config)
     if num_layers is not None:
         keep_layers(net, num_layers)
     if not token_level and pooling == "mean":

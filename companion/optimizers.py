@@ -40,7 +40,11 @@ def decay_parameter_names(model: torch.nn.Module) -> list[str]:
     Decaying a LayerNorm gain towards 0 or a bias towards 0 has no regularising meaning, so the
     ``Trainer`` exempts them; this function reproduces its choice (the tests check it against
     ``Trainer.get_decay_parameter_names``).
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``.
     """
+    checks.instance(model, "model", torch.nn.Module)
     norm_params = set()
     for module_name, module in model.named_modules():
         if isinstance(module, torch.nn.LayerNorm):
@@ -78,6 +82,8 @@ def param_groups(model: torch.nn.Module, weight_decay: float, *, lr: float | Non
     weight_decay = _check_weight_decay(weight_decay)
     if lr is not None:
         lr = _check_step_size(lr, "lr")
+    if lr_by_prefix is not None:
+        checks.instance(lr_by_prefix, "lr_by_prefix", dict, what="a dict {parameter-name prefix: lr}")
     prefixes = {}
     for prefix, value in (lr_by_prefix or {}).items():
         if not isinstance(prefix, str) or not prefix:
@@ -107,7 +113,12 @@ def param_groups(model: torch.nn.Module, weight_decay: float, *, lr: float | Non
 
 
 def num_encoder_layers(model: torch.nn.Module) -> int:
-    """Number of Transformer blocks (``...layer.<i>.`` in the parameter names); 0 if there are none."""
+    """Number of Transformer blocks (``...layer.<i>.`` in the parameter names); 0 if there are none.
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``.
+    """
+    checks.instance(model, "model", torch.nn.Module)
     ids = {int(m.group(1)) for n, _ in model.named_parameters() if (m := _LAYER.search(n))}
     return max(ids) + 1 if ids else 0
 
@@ -117,8 +128,10 @@ def layer_index(name: str, num_layers: int) -> int:
     block ``i``, ``num_layers + 1`` for everything above the encoder (pooler, task head).
 
     Raises:
+        TypeError: ``name`` is not a string.
         ValueError: if ``num_layers`` is not a positive int.
     """
+    checks.text(name, "name")
     num_layers = checks.integer(num_layers, "num_layers")
     if "embeddings" in name:
         return 0
@@ -206,6 +219,7 @@ def make_optimizer(name: str, groups: Iterable, lr: float, weight_decay: float =
     checks.one_of(name, "name", OPTIMIZERS)
     lr = _check_step_size(lr, "lr")
     weight_decay = _check_weight_decay(weight_decay)
+    groups = _check_groups(groups)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay)
     if name == "adam":
@@ -215,13 +229,42 @@ def make_optimizer(name: str, groups: Iterable, lr: float, weight_decay: float =
     return torch.optim.Adafactor(groups, lr=lr, weight_decay=weight_decay)
 
 
+def _check_groups(groups) -> list:
+    """``groups`` as a non-empty list of tensors or parameter-group dicts."""
+    if isinstance(groups, (str, bytes, torch.Tensor)) or not hasattr(groups, "__iter__"):
+        raise TypeError(f"groups: expected parameters or parameter-group dicts, got {type(groups).__name__}")
+    groups = list(groups)
+    if not groups:
+        raise ValueError("groups: no parameters to optimise (is every parameter frozen?)")
+    for i, g in enumerate(groups):
+        if not isinstance(g, (torch.Tensor, dict)):
+            raise TypeError(f"groups[{i}]: expected a parameter tensor or a parameter-group dict, got {type(g).__name__}")
+    return groups
+
+
+def _check_params(params, name: str = "params") -> list[torch.Tensor]:
+    if isinstance(params, (str, bytes, torch.Tensor)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"{name}: expected an iterable of tensors (e.g. model.parameters()), got {type(params).__name__}")
+    params = list(params)
+    if any(isinstance(p, dict) for p in params):
+        raise TypeError(f"{name}: expected tensors (e.g. model.parameters()), not parameter-group dicts")
+    for i, p in enumerate(params):
+        checks.instance(p, f"{name}[{i}]", torch.Tensor, what="a tensor")
+    return params
+
+
 def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
     """Bytes of every tensor in ``optimizer.state`` (moments, factored statistics, step counters).
 
     The state is created lazily by the first ``step()``; before it, this returns 0. AdamW keeps two
     float32 tensors the size of each parameter (8 bytes per parameter); Adafactor keeps, for an
     ``(m, n)`` matrix, vectors of ``m`` and ``n`` values.
+
+    Raises:
+        TypeError: ``optimizer`` has no ``state`` dict.
     """
+    if not isinstance(getattr(optimizer, "state", None), dict):
+        raise TypeError(f"optimizer: expected an optimiser with a .state dict, got {type(optimizer).__name__}")
     total = 0
     for state in optimizer.state.values():
         for value in state.values():
@@ -246,7 +289,8 @@ def _scalar_loss(value, name: str) -> float:
         if value.numel() != 1:
             raise ValueError(f"{name}: expected a scalar loss, got a tensor of shape {tuple(value.shape)}")
         value = value.item()
-    value = float(value)
+    value = checks.number(value, name, finite=False) if not (isinstance(value, float) and math.isnan(value)) \
+        else value
     if not math.isfinite(value):
         raise ValueError(f"{name}: the loss is {value}; MeZO's update would poison every parameter")
     return value
@@ -285,7 +329,8 @@ def mezo_step(params: Sequence[torch.Tensor], loss_fn: Callable[[], torch.Tensor
     lr = _check_step_size(lr, "lr")
     eps = _check_step_size(eps, "eps")
     seed = checks.integer(seed, "seed", minimum=0)
-    params = list(params)
+    checks.function(loss_fn, "loss_fn")
+    params = _check_params(params)
     if not params:
         raise ValueError("params: nothing to train")
     _perturb(params, eps, seed)
@@ -316,18 +361,17 @@ class MeZO:
     """
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float, eps: float = 1e-3, seed: int = 0):
-        params = list(params)
-        if any(isinstance(p, dict) for p in params):
-            raise TypeError("params: expected tensors (e.g. model.parameters()), not parameter-group dicts")
+        params = _check_params(params)
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("params: nothing to train")
         self.lr, self.eps = _check_step_size(lr, "lr"), _check_step_size(eps, "eps")
-        self._seeds = torch.Generator().manual_seed(seed)
+        self._seeds = torch.Generator().manual_seed(checks.integer(seed, "seed", minimum=0))
         self.state: dict = {}  # no per-parameter state: that is the point
 
     def step(self, loss_fn: Callable[[], torch.Tensor | float]) -> tuple[float, float]:
         """One MeZO step; returns ``(loss, projected_grad)``."""
+        checks.function(loss_fn, "loss_fn")
         seed = int(torch.randint(0, 2**62, (1,), generator=self._seeds))
         return mezo_step(self.params, loss_fn, lr=self.lr, eps=self.eps, seed=seed)
 

@@ -94,6 +94,8 @@ def training_arguments(
 
     if not isinstance(output_dir, (str, os.PathLike)):
         raise TypeError(f"output_dir: expected a path, got {type(output_dir).__name__}")
+    if Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise NotADirectoryError(f"output_dir: {output_dir} is a file, not a directory for checkpoints")
     learning_rate = checks.number(learning_rate, "learning_rate", minimum=0, strict_minimum=True)
     batch_size = checks.integer(batch_size, "batch_size")
     max_steps = checks.integer(max_steps, "max_steps", minimum=-1)
@@ -262,6 +264,16 @@ def _torch_file_ok(path: Path) -> bool:
         return False
 
 
+def _checked_path(value, name: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a path, got {type(value).__name__}")
+    return Path(value)
+
+
+def _checked_max_steps(max_steps) -> int | None:
+    return None if max_steps is None else checks.integer(max_steps, "max_steps", minimum=-1)
+
+
 def checkpoint_problem(path: str | os.PathLike, max_steps: int | None = None) -> str | None:
     """Why the checkpoint directory ``path`` cannot be resumed from exactly, or ``None`` if it can.
 
@@ -273,8 +285,12 @@ def checkpoint_problem(path: str | os.PathLike, max_steps: int | None = None) ->
 
     Returns:
         A sentence naming the missing or broken file, or ``None``.
+
+    Raises:
+        TypeError / ValueError: ``path`` is not a path, ``max_steps`` not an int >= -1 (or ``None``).
     """
-    path = Path(path)
+    path = _checked_path(path, "path")
+    max_steps = _checked_max_steps(max_steps)
     m = _CHECKPOINT.match(path.name)
     if not path.is_dir() or not m:
         return f"{path} is not a checkpoint-<step> directory"
@@ -313,12 +329,13 @@ def last_complete_checkpoint(output_dir: str | os.PathLike, max_steps: int | Non
         The checkpoint's path, or ``None`` when ``output_dir`` does not exist or holds none.
 
     Raises:
-        TypeError: ``output_dir`` is not a path.
+        TypeError: ``output_dir`` is not a path, ``verbose`` not a bool.
+        ValueError: ``max_steps`` not an int >= -1 (or ``None``).
         NotADirectoryError: ``output_dir`` exists but is a file.
     """
-    if not isinstance(output_dir, (str, os.PathLike)):
-        raise TypeError(f"output_dir: expected a path, got {type(output_dir).__name__}")
-    root = Path(output_dir)
+    root = _checked_path(output_dir, "output_dir")
+    max_steps = _checked_max_steps(max_steps)
+    verbose = checks.boolean(verbose, "verbose")
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"output_dir: {root} is a file, not a directory of checkpoints")
     if not root.is_dir():
@@ -408,21 +425,47 @@ def _whole_run_loss(log_history: list[dict], resumed_step: int, call_loss: float
     return (total + call_loss * (final_step - resumed_step)) / final_step
 
 
+def _id_range(dataset, column: str) -> tuple[int, int] | None:
+    """``(min, max)`` of the integers in a list column (one Arrow reduction for a ``datasets.Dataset``)."""
+    if hasattr(dataset, "with_format"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = dataset.with_format("arrow")[column]
+        while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+            values = pc.list_flatten(values)
+        if not (pa.types.is_integer(values.type)) or len(values) == 0:
+            return None
+        mm = pc.min_max(values)
+        return int(mm["min"].as_py()), int(mm["max"].as_py())
+    flat = [i for row in dataset for i in row[column]]
+    return (min(flat), max(flat)) if flat and all(isinstance(i, int) for i in flat) else None
+
+
 def _check_training_data(trainer) -> None:
-    """Refuse an empty training set, and class labels outside ``[0, num_labels)`` of a classification head
-    (before any step, so that a bad label is named instead of surfacing as a torch IndexError mid-run)."""
+    """Refuse an empty training set, token ids outside the model's vocabulary, and class labels outside
+    ``[0, num_labels)`` of a classification head (before any step, so that a bad id or label is named
+    instead of surfacing as a torch IndexError mid-run)."""
     dataset = trainer.train_dataset
     if dataset is None:
         raise ValueError("trainer: has no train_dataset to train on")
     if hasattr(dataset, "__len__") and len(dataset) == 0:
         raise ValueError("train_dataset: no examples to train on")
+    get = getattr(trainer.model, "get_input_embeddings", None)
+    vocab = getattr(get() if callable(get) else None, "num_embeddings", None)
+    names = dataset.column_names if hasattr(dataset, "column_names") else list(dataset[0]) \
+        if hasattr(dataset, "__len__") and isinstance(dataset[0], dict) else []
+    if vocab is not None and "input_ids" in names:
+        span = _id_range(dataset, "input_ids")
+        if span is not None and (span[0] < 0 or span[1] >= vocab):
+            bad = span[0] if span[0] < 0 else span[1]
+            raise ValueError(f"train_dataset['input_ids']: token id {bad} is outside the model's vocabulary "
+                             f"[0, {vocab}); was the data tokenised with another tokenizer?")
     num_labels = getattr(trainer.model, "num_labels", None)  # classification heads only (not LMs, not seq2seq)
     problem = getattr(getattr(trainer.model, "config", None), "problem_type", None)
     if not isinstance(num_labels, int) or num_labels < 2 or problem == "multi_label_classification" \
             or not hasattr(dataset, "__len__"):
         return
-    names = dataset.column_names if hasattr(dataset, "column_names") else list(dataset[0]) \
-        if isinstance(dataset[0], dict) else []
     column = next((c for c in ("labels", "label") if c in names), None)
     if column is None:
         return

@@ -110,3 +110,46 @@ def test_gpu_without_cuda_says_so(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     name, reason = book.resolve_profile("gpu")
     assert name == "gpu" and "no CUDA device" in reason
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+ONE_SIZE = {p: {"n": 1} for p in ("smoke", "cpu", "gpu")}
+
+
+@pytest.mark.parametrize("flag", [1, 0, "yes", None, 1.0])
+def test_setup_show_and_glue_display_are_bools(flag):
+    with pytest.raises(TypeError, match="show"):
+        book.setup("smoke", ONE_SIZE, show=flag)
+    with pytest.raises(TypeError, match="display"):
+        book.glue("x", 1, display=flag)
+
+
+@pytest.mark.parametrize("total,error", [(-1, ValueError), ("3", TypeError), (1.5, TypeError), (True, TypeError),
+                                         (float("nan"), TypeError)])
+def test_progress_checks_total(total, error):
+    with pytest.raises(error, match="total"):
+        book.progress([1], total=total)
+
+
+@pytest.mark.parametrize("iterable", [None, 5, 1.5])
+def test_progress_needs_an_iterable(iterable):
+    with pytest.raises(TypeError, match="iterable"):
+        book.progress(iterable)
+
+
+@pytest.mark.parametrize("profile", [5, True, ["smoke"]])
+def test_provenance_profile_is_a_string(profile):
+    with pytest.raises(TypeError, match="profile"):
+        book.provenance(profile)
+
+
+@pytest.mark.parametrize("packages", ["sklearn", None, 5, [1], ["peft", None]])
+def test_provenance_extra_packages_are_names(packages):
+    with pytest.raises(TypeError, match="extra_packages"):
+        book.provenance("smoke", packages)
+
+
+def test_provenance_accepts_the_notebooks_forms():
+    for packages in ((), ("sklearn",), ["peft", "trl"]):
+        assert "companion" in book.provenance("smoke", packages)
+    assert book.provenance(None)

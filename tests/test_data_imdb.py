@@ -192,3 +192,33 @@ def test_load_imdb_unlabelled_bad_arguments(kw, error, name):
 
 def test_citation_names_the_paper():
     assert "Maas" in imdb.IMDB_CITATION and "2011" in imdb.IMDB_CITATION
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+@pytest.mark.parametrize("seed,error", [(True, TypeError), ("1", TypeError), (1.5, TypeError), (-1, ValueError),
+                                        (float("nan"), TypeError), (float("inf"), TypeError), (None, TypeError)])
+def test_load_imdb_checks_the_seed_even_when_no_subset_is_drawn(seed, error):
+    with pytest.raises(error, match="seed"):
+        data.load_imdb("fixture", seed=seed)
+
+
+@pytest.mark.parametrize("clean", ["yes", None, 1, 0])
+def test_load_imdb_clean_is_a_bool(clean):
+    with pytest.raises(TypeError, match="clean"):
+        data.load_imdb("fixture", clean=clean)
+
+
+@pytest.mark.parametrize("columns,error", [([], ValueError), (None, TypeError), ([1], TypeError), ((None, "label"), TypeError),
+                                           (5, TypeError)])
+def test_load_imdb_columns_are_names(columns, error):
+    with pytest.raises(error, match="columns"):
+        data.load_imdb("fixture", columns=columns)
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 2, 1], [0, 7, 1, 0], [0, -1, 1, 0], [0, 1, 10**6, 1]])
+def test_load_imdb_refuses_labels_other_than_0_and_1(tmp_path, labels):
+    for split in ("train", "validation", "test"):
+        pd.DataFrame({"text": ["a", "b", "c", "d"], "label": labels}).to_parquet(tmp_path / f"{split}.parquet")
+    with pytest.raises(ValueError, match="label") as info:
+        data.load_imdb(str(tmp_path))
+    assert "source" in str(info.value)

@@ -116,3 +116,48 @@ def test_a_token_classifier_learns_from_tagged_examples():
     after = loop.evaluate(model, loader)
     assert after["loss"] < 0.5 * before and (after["predictions"] == after["labels"]).mean() > 0.9
     assert negation.IGNORE_INDEX == -100
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+@pytest.fixture(scope="module")
+def wp():
+    return data.train_wordpiece_tokenizer(["i did not like it", "the music was good"] * 5, vocab_size=60)
+
+
+@pytest.mark.parametrize("labels,error", [([0.4, 1.6], TypeError), ([True, False], TypeError), ("ab", TypeError),
+                                          (None, TypeError), ([0, -5], ValueError), ([0, -1], ValueError),
+                                          ([0, "1"], TypeError)])
+def test_align_labels_checks_the_word_labels(labels, error):
+    with pytest.raises(error, match="word_labels"):
+        data.align_labels([None, 0, 1, None], labels)
+
+
+def test_align_labels_keeps_ignored_words():
+    assert data.align_labels([None, 0, 1, None], [-100, 2]) == [-100, -100, 2, -100]
+
+
+@pytest.mark.parametrize("words", [None, 5, [None], ["a", 1]])
+def test_negation_scope_tags_needs_words(words):
+    with pytest.raises(TypeError, match="words"):
+        data.negation_scope_tags(words)
+
+
+@pytest.mark.parametrize("tags,error", [([0.5, 1.2], TypeError), ("ab", TypeError), ([True, False], TypeError),
+                                        ([0, -3], ValueError), (None, TypeError)])
+def test_tokenize_tagged_names_the_bad_tags(wp, tags, error):
+    with pytest.raises(error, match=r"examples\[0\]\['tags'\]"):
+        data.tokenize_tagged([{"words": ["i", "did"], "tags": tags}], wp, 16)
+
+
+@pytest.mark.parametrize("examples,error", [(None, TypeError), ([], ValueError), ([{"words": ["a"]}], TypeError),
+                                            ([5], TypeError), ({"words": ["a"], "tags": [0]}, TypeError),
+                                            ("words", TypeError)])
+def test_tokenize_tagged_checks_the_examples(wp, examples, error):
+    with pytest.raises(error, match="examples"):
+        data.tokenize_tagged(examples, wp, 16)
+
+
+@pytest.mark.parametrize("tokenizer", [None, 5, "bert"])
+def test_tokenize_tagged_needs_a_tokenizer(tokenizer):
+    with pytest.raises(TypeError, match="tokenizer"):
+        data.tokenize_tagged([{"words": ["a"], "tags": [0]}], tokenizer, 16)

@@ -128,3 +128,55 @@ def test_pairs_from_records_accepts_wmt_and_flat_layouts():
 def test_load_hub_pairs_validates_sizes_before_any_download(kw, error, name):
     with pytest.raises(error, match=rf"^{name}\b"):
         data.load_hub_pairs("wmt/wmt19", "zh-en", **kw)
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+@pytest.mark.parametrize("content", [bytes(range(256)) * 8, b"\xff\xfe\x00abc", "caf\u00e9\tx".encode("latin-1")])
+def test_a_file_that_is_not_utf8_is_named(tmp_path, content):
+    f = tmp_path / "pairs.tsv"
+    f.write_bytes(content)
+    for call in (lambda: data.read_tatoeba(f), lambda: data.load_tatoeba(str(f))):
+        with pytest.raises(ValueError, match="pairs.tsv") as info:
+            call()
+        assert "path" in str(info.value) and info.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "   \n"])
+def test_a_file_without_pairs_is_named(tmp_path, content):
+    f = tmp_path / "empty.tsv"
+    f.write_text(content)
+    with pytest.raises(ValueError, match="empty.tsv"):
+        data.read_tatoeba(f)
+
+
+@pytest.mark.parametrize("records,error", [(None, TypeError), (5, TypeError), ([1, 2], TypeError), ("en", TypeError),
+                                           ([{"en": 5, "zh": "x"}], TypeError), ([{"translation": "x"}], ValueError),
+                                           ([{"en": "a", "zh": ["b"]}], TypeError)])
+def test_pairs_from_records_names_bad_records(records, error):
+    with pytest.raises(error, match="records"):
+        tatoeba.pairs_from_records(records)
+
+
+@pytest.mark.parametrize("lang", [None, 5, ["en"]])
+def test_pairs_from_records_languages_are_strings(lang):
+    with pytest.raises(TypeError, match="source_lang"):
+        tatoeba.pairs_from_records([{"en": "a", "zh": "b"}], source_lang=lang)
+    with pytest.raises(TypeError, match="target_lang"):
+        tatoeba.pairs_from_records([{"en": "a", "zh": "b"}], target_lang=lang)
+
+
+@pytest.mark.parametrize("name", ["seed", "shuffle_buffer", "train_size", "validation_size", "test_size"])
+@pytest.mark.parametrize("value,error", [(True, TypeError), ("5", TypeError), (1.5, TypeError), (-1, ValueError),
+                                         (None, TypeError)])
+def test_load_hub_pairs_checks_its_numbers_before_any_download(name, value, error, monkeypatch):
+    import datasets
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("reached the hub"))
+    with pytest.raises(error, match=name):
+        data.load_hub_pairs("wmt/wmt19", "zh-en", **{name: value})
+
+
+@pytest.mark.parametrize("dataset_id", [None, 5, ["wmt/wmt19"]])
+def test_load_hub_pairs_dataset_id_is_a_string(dataset_id):
+    with pytest.raises(TypeError, match="dataset_id"):
+        data.load_hub_pairs(dataset_id)

@@ -305,3 +305,46 @@ def test_dataloader_refuses_an_empty_dataset():
 
 def test_ignore_index_is_the_one_of_pytorch():
     assert text.IGNORE_INDEX == torch.nn.CrossEntropyLoss().ignore_index == -100
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+@pytest.mark.parametrize("tok", [None, 5, "bert"])
+def test_encode_and_tokenize_need_a_tokenizer(tok):
+    with pytest.raises(TypeError, match="tokenizer"):
+        data.encode(tok, ["a b"], 16)
+    with pytest.raises(TypeError, match="tokenizer"):
+        data.tokenize(Dataset.from_dict({"text": ["a b"]}), tok, 16)
+
+
+@pytest.mark.parametrize("texts", [["", ""], [" ", "\n"], [""]])
+def test_wordpiece_needs_some_text(texts):
+    with pytest.raises(ValueError, match="texts"):
+        data.train_wordpiece_tokenizer(texts)
+
+
+@pytest.mark.parametrize("lengths,error", [(5, TypeError), (None, None), ("abcd", TypeError), (1.5, TypeError),
+                                           ([1, 2, -3, 4], ValueError), ([1.5] * 4, TypeError), ([True] * 4, TypeError)])
+def test_epoch_sampler_lengths(lengths, error):
+    if error is None:
+        assert len(data.EpochSampler(4, lengths=lengths)) == 4
+        return
+    with pytest.raises(error, match="lengths"):
+        data.EpochSampler(4, lengths=lengths)
+
+
+@pytest.mark.parametrize("dataset", [None, 5, "text", {"input_ids": [1, 2]}])
+def test_dataloader_needs_a_dataset(tokenizer, dataset):
+    with pytest.raises(TypeError, match="dataset"):
+        data.dataloader(dataset, tokenizer, 2)
+
+
+@pytest.mark.parametrize("collator", [5, "pad", [1]])
+def test_dataloader_collator_must_be_callable(tokenizer, collator):
+    with pytest.raises(TypeError, match="collator"):
+        data.dataloader([{"input_ids": [2, 3]}], tokenizer, 2, collator=collator)
+
+
+@pytest.mark.parametrize("tok", [None, 5])
+def test_dataloader_without_collator_needs_a_tokenizer(tok):
+    with pytest.raises(TypeError, match="tokenizer"):
+        data.dataloader([{"input_ids": [2, 3]}], tok, 2)

@@ -266,8 +266,8 @@ def test_memory_breakdown_with_adamw():
 # ---------------------------------------------------------------------------- bad input (newcomer probes)
 def test_accumulated_means_reject_malformed_micro_batches():
     assert loop.token_weighted_mean([torch.tensor([1.0, 1.0, 1.0]), torch.tensor([4.0])]) == pytest.approx(1.75)
-    for bad, match in [([[1.0, 2.0], [[1.0, 1.0], [1.0, 1.0]]], "1-D"), ([[1.0, float("nan")]], "finite"),
-                       ([[True, False]], "bools"), ([1.0, 2.0], "sequence"), ("12", "sequence")]:
+    for bad, match in [([[1.0, 2.0], [[1.0, 1.0], [1.0, 1.0]]], "dimension"), ([[1.0, float("nan")]], "NaN"),
+                       ([[True, False]], "expected a number"), ([1.0, 2.0], "sequence"), ("12", "sequence")]:
         for fn in (loop.token_weighted_mean, loop.naive_accumulated_mean):
             with pytest.raises((ValueError, TypeError), match=match):
                 fn(bad)
@@ -521,3 +521,144 @@ def test_an_lr_range_test_is_a_schedule_and_an_on_step_hook(task):
     assert np.all(np.diff(lrs) > 0) and lrs[0] == pytest.approx(1e-5)
     np.testing.assert_allclose(lrs, schedule.values(30)[: len(lrs)])
     assert len(lrs) < 30 and res.stopped_early  # 10 is far too large a rate: the loss blows up before the end
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+def _cls_batches(vocab=50, n=2):
+    g = torch.Generator().manual_seed(0)
+    return [{"input_ids": torch.randint(5, vocab, (4, 6), generator=g), "attention_mask": torch.ones(4, 6, dtype=torch.long),
+             "labels": torch.tensor([0, 1, 1, 0])} for _ in range(n)]
+
+
+BAD_IDS = [50, 51, 10**6, -1, -100]
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS)
+def test_ids_outside_the_vocabulary_are_named_by_train_evaluate_and_predict(bad_id):
+    model = _tiny()
+    batches = _cls_batches()
+    batches[1]["input_ids"][2, 3] = bad_id
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="input_ids") as info:
+        loop.train(model, batches, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert str(bad_id) in str(info.value)
+    with pytest.raises(ValueError, match="input_ids"):
+        loop.evaluate(model, batches)
+    rows = [{"input_ids": [2, bad_id, 3], "attention_mask": [1, 1, 1]}]
+    with pytest.raises(ValueError, match="input_ids"):
+        loop.predict(model, rows, None, collator=lambda rs: {k: torch.tensor([r[k] for r in rs]) for k in rs[0]})
+    assert set(before) == set(model.state_dict())
+
+
+@pytest.mark.parametrize("ignore_index,error", [(True, TypeError), ("-100", TypeError), (-100.0, TypeError),
+                                                (None, TypeError), (float("nan"), TypeError)])
+def test_ignore_index_must_be_an_int(ignore_index, error):
+    labels = torch.tensor([0, 1])
+    for call in (lambda: loop.item_losses(torch.zeros(2, 2), labels, ignore_index),
+                 lambda: loop.count_items(labels, ignore_index),
+                 lambda: loop.evaluate(_tiny(), _cls_batches(), ignore_index=ignore_index)):
+        with pytest.raises(error, match="ignore_index"):
+            call()
+    model = _tiny()
+    with pytest.raises(error, match="ignore_index"):
+        loop.train(model, _cls_batches(), torch.optim.SGD(model.parameters(), lr=0.1), ignore_index=ignore_index)
+
+
+@pytest.mark.parametrize("logits", [torch.zeros(2, 2, dtype=torch.long), [[0.0, 0.0]], None, "logits"])
+def test_item_losses_needs_float_logits(logits):
+    with pytest.raises(TypeError, match="logits"):
+        loop.item_losses(logits, torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_regression_labels_must_be_finite(bad):
+    with pytest.raises(ValueError, match="labels"):
+        loop.item_losses(torch.zeros(2, 1), torch.tensor([0.5, bad]))
+
+
+@pytest.mark.parametrize("labels", [None, [0, 1], "01", 3])
+def test_count_items_needs_a_tensor(labels):
+    with pytest.raises(TypeError, match="labels"):
+        loop.count_items(labels)
+
+
+@pytest.mark.parametrize("losses", [[["1.0", "2"]], [[1.0, "2"]], [[None]], [[float("inf")]], [[]], [[1.0], []]])
+def test_accumulated_means_refuse_strings_and_non_finite(losses):
+    for fn in (loop.token_weighted_mean, loop.naive_accumulated_mean):
+        with pytest.raises((TypeError, ValueError), match=r"micro_batch_losses\["):
+            fn(losses)
+
+
+@pytest.mark.parametrize("precision", ["fp64", None, True, "FP32", "auto", 16])
+def test_grad_scaler_and_check_finite_check_the_precision(precision):
+    with pytest.raises(ValueError, match="precision"):
+        loop.grad_scaler("cpu", precision)
+    with pytest.raises(ValueError, match="precision"):
+        loop.check_finite(torch.tensor(1.0), 1, precision)
+
+
+@pytest.mark.parametrize("loss", ["abc", None, [1.0], True])
+def test_check_finite_names_a_loss_that_is_not_a_number(loss):
+    with pytest.raises(TypeError, match="loss"):
+        loop.check_finite(loss, 1)
+
+
+def test_check_finite_still_stops_at_nan_floats_and_tensors():
+    for loss in (float("nan"), float("inf"), torch.tensor(float("nan"))):
+        with pytest.raises(FloatingPointError):
+            loop.check_finite(loss, 3)
+    loop.check_finite(0.5, 1)
+    loop.check_finite(torch.tensor(0.5), 1)
+
+
+@pytest.mark.parametrize("model", [None, 5, "bert", torch.nn.ReLU()])
+def test_loop_functions_need_a_model_with_parameters(model):
+    batches = _cls_batches()
+    calls = [lambda: loop.evaluate(model, batches), lambda: loop.predict(model, [{"input_ids": [1]}], None),
+             lambda: loop.train(model, batches, torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1))]
+    if not isinstance(model, torch.nn.Module):  # a weightless module has a (zero) memory breakdown
+        calls.append(lambda: loop.memory_breakdown(model))
+    for call in calls:
+        with pytest.raises((TypeError, ValueError), match="model"):
+            call()
+
+
+@pytest.mark.parametrize("loader", [None, 5, "batches", {"input_ids": torch.ones(1, 2)}])
+def test_loaders_must_be_iterables_of_batches(loader):
+    model = _tiny()
+    with pytest.raises(TypeError, match="train_loader"):
+        loop.train(model, loader, torch.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TypeError, match="loader"):
+        loop.evaluate(model, loader)
+    with pytest.raises(TypeError, match="eval_loaders"):
+        loop.train(model, _cls_batches(), torch.optim.SGD(model.parameters(), lr=0.1), eval_loaders={"validation": loader})
+
+
+@pytest.mark.parametrize("kw,name", [(dict(optimizer=None), "optimizer"), (dict(optimizer="adamw"), "optimizer"),
+                                     (dict(metric_fn=5), "metric_fn"), (dict(metric_fn="accuracy"), "metric_fn"),
+                                     (dict(eval_loaders=[[]]), "eval_loaders"), (dict(eval_loaders="validation"), "eval_loaders")])
+def test_train_names_bad_objects_before_training(kw, name):
+    model = _tiny()
+    optimizer = kw.pop("optimizer", torch.optim.SGD(model.parameters(), lr=0.1))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(TypeError, match=name):
+        loop.train(model, _cls_batches(), optimizer, **kw)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # nothing trained
+
+
+@pytest.mark.parametrize("dataset", [None, 5, "text"])
+def test_predict_needs_a_dataset(dataset):
+    with pytest.raises(TypeError, match="dataset"):
+        loop.predict(_tiny(), dataset, None)
+
+
+@pytest.mark.parametrize("fn", [5, None, "forward"])
+def test_saved_activation_bytes_needs_a_function(fn):
+    with pytest.raises(TypeError, match="fn"):
+        loop.saved_activation_bytes(fn)
+
+
+@pytest.mark.parametrize("optimizer", [5, "adamw", [1]])
+def test_memory_breakdown_names_a_bad_optimizer(optimizer):
+    with pytest.raises(TypeError, match="optimizer"):
+        loop.memory_breakdown(torch.nn.Linear(2, 2), optimizer)

@@ -263,3 +263,74 @@ def test_regression_ignores_num_labels_and_classification_needs_two(tok):
     assert tiny(tok, "regression", num_labels=7).config.num_labels == 1
     with pytest.raises(ValueError, match="num_labels"):
         tiny(tok, "token_classification", num_labels=1)
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+def _broken_model_dir(tok, tmp_path, mutate):
+    d = tmp_path / "model"
+    tiny(tok).save_pretrained(d)
+    tok.save_pretrained(d)
+    mutate(d)
+    return d
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 7, bytes(range(256)) * 20, b'{"not": "a header"}' * 3,
+                                     "truncate"])
+def test_a_corrupt_weights_file_is_named(content, tok, tmp_path):
+    def mutate(d):
+        f = d / "model.safetensors"
+        f.write_bytes(f.read_bytes()[:2000] if content == "truncate" else content)
+    d = _broken_model_dir(tok, tmp_path, mutate)
+    for kw in (dict(tokenizer=tok), {}):  # with a tokenizer, and loading the directory's own
+        with pytest.raises(ValueError, match="model.safetensors") as info:
+            models.build_model(str(d), **kw)
+        assert "name" in str(info.value) and info.value.__cause__ is not None  # the library's error kept
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 4, b"{not json", b""])
+def test_a_corrupt_tokenizer_file_is_named(content, tok, tmp_path):
+    d = _broken_model_dir(tok, tmp_path, lambda d: (d / "tokenizer.json").write_bytes(content))
+    for call in (lambda: models.load_tokenizer(str(d)), lambda: models.build_model(str(d))):
+        with pytest.raises((ValueError, OSError), match="tokenizer.json"):
+            call()
+
+
+@pytest.mark.parametrize("tokenizer", [5, "abc", ["a"], 1.5, True, object()])
+def test_build_model_refuses_what_is_not_a_tokenizer(tokenizer):
+    with pytest.raises(TypeError, match="tokenizer"):
+        models.build_model("tiny-random-bert", tokenizer=tokenizer)
+
+
+@pytest.mark.parametrize("name", [None, 5, 1.5, True, ["minilm"]])
+def test_model_location_and_load_tokenizer_name_the_name(name):
+    for fn in (models.model_location, models.load_tokenizer):
+        with pytest.raises(TypeError, match="name"):
+            fn(name)
+
+
+@pytest.mark.parametrize("hidden,error", [(None, TypeError), ([[1.0]], TypeError), (torch.ones(2, 5, 8, dtype=torch.long),
+                                          TypeError), (torch.ones(2, 8), ValueError), (torch.ones(2, 5, 8, 1), ValueError)])
+def test_mean_pool_checks_the_hidden_states(hidden, error):
+    with pytest.raises(error, match="hidden_states"):
+        models.mean_pool(hidden, torch.ones(2, 5))
+
+
+@pytest.mark.parametrize("mask,error", [(torch.full((2, 5), 2), ValueError), (torch.full((2, 5), float("nan")), ValueError),
+                                        (torch.full((2, 5), 0.5), ValueError), (torch.full((2, 5), -1), ValueError),
+                                        ([[1, 1]], ValueError), (torch.ones(2, 4), ValueError), ("mask", TypeError)])
+def test_mean_pool_checks_the_mask(mask, error):
+    with pytest.raises(error, match="attention_mask"):
+        models.mean_pool(torch.randn(2, 5, 8), mask)
+
+
+def test_mean_pool_accepts_bool_int_and_float_masks():
+    h = torch.randn(2, 5, 8)
+    m = torch.tensor([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1]])
+    for mask in (m, m.bool(), m.float()):
+        assert torch.allclose(models.mean_pool(h, mask), models.mean_pool(h, m))
+
+
+@pytest.mark.parametrize("model", [None, 5, "bert", [torch.nn.Linear(2, 2)]])
+def test_count_parameters_needs_a_module(model):
+    with pytest.raises(TypeError, match="model"):
+        models.count_parameters(model)

@@ -284,3 +284,75 @@ def test_mezo_rejects_infinite_rates_and_parameter_groups():
             optimizers.mezo_step(params, loss, lr=1e-3, seed=seed)
     with pytest.raises(TypeError, match="params"):
         optimizers.MeZO([{"params": params}], lr=1e-3)
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+@pytest.mark.parametrize("model", [None, 5, "bert", [torch.nn.Linear(2, 2)]])
+def test_functions_of_a_model_need_a_module(model):
+    for call in (lambda: optimizers.decay_parameter_names(model), lambda: optimizers.num_encoder_layers(model),
+                 lambda: optimizers.param_groups(model, 0.01), lambda: optimizers.freeze_lower_layers(model, 0),
+                 lambda: optimizers.layerwise_lr_groups(model, 1e-3, 0.9)):
+        with pytest.raises(TypeError, match="model"):
+            call()
+
+
+@pytest.mark.parametrize("name", [None, 5, 1.5, True, ["layer.0."]])
+def test_layer_index_needs_a_parameter_name(name):
+    with pytest.raises(TypeError, match="name"):
+        optimizers.layer_index(name, 2)
+
+
+@pytest.mark.parametrize("groups,error", [([], ValueError), (None, TypeError), ([1, 2], TypeError), ("abc", TypeError),
+                                          (5, TypeError), ([None], TypeError), (torch.zeros(2), TypeError)])
+def test_make_optimizer_checks_its_groups(groups, error):
+    with pytest.raises(error, match="groups"):
+        optimizers.make_optimizer("adamw", groups, 1e-3)
+
+
+@pytest.mark.parametrize("prefixes", [[1], "bert.", 5, [("bert.", 1e-3)]])
+def test_lr_by_prefix_must_be_a_dict(prefixes):
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="lr_by_prefix"):
+        optimizers.param_groups(model, 0.0, lr=1e-3, lr_by_prefix=prefixes)
+
+
+@pytest.mark.parametrize("optimizer", [None, 5, "adamw", [1]])
+def test_optimizer_state_bytes_needs_an_optimizer(optimizer):
+    with pytest.raises(TypeError, match="optimizer"):
+        optimizers.optimizer_state_bytes(optimizer)
+
+
+@pytest.mark.parametrize("seed,error", [(True, TypeError), ("1", TypeError), (1.5, TypeError), (-1, ValueError),
+                                        (None, TypeError), (float("nan"), TypeError)])
+def test_mezo_seed_is_checked(seed, error):
+    with pytest.raises(error, match="seed"):
+        optimizers.MeZO(torch.nn.Linear(2, 1).parameters(), lr=1e-3, seed=seed)
+
+
+@pytest.mark.parametrize("params", [None, 5, [1.0], ["w"], [None]])
+def test_mezo_params_must_be_tensors(params):
+    loss = lambda: 0.0  # noqa: E731
+    with pytest.raises(TypeError, match="params"):
+        optimizers.MeZO(params, lr=1e-3)
+    with pytest.raises(TypeError, match="params"):
+        optimizers.mezo_step(params, loss, lr=1e-3, seed=0)
+
+
+@pytest.mark.parametrize("loss_fn", [5, None, "loss", [lambda: 0.0]])
+def test_mezo_loss_fn_must_be_callable_and_params_stay(loss_fn):
+    lin = torch.nn.Linear(2, 1)
+    before = [p.detach().clone() for p in lin.parameters()]
+    with pytest.raises(TypeError, match="loss_fn"):
+        optimizers.mezo_step(list(lin.parameters()), loss_fn, lr=1e-3, seed=0)
+    with pytest.raises(TypeError, match="loss_fn"):
+        optimizers.MeZO(lin.parameters(), lr=1e-3).step(loss_fn)
+    assert all(torch.equal(a, b) for a, b in zip(before, lin.parameters()))
+
+
+@pytest.mark.parametrize("value", ["abc", None, [1.0], True])
+def test_mezo_a_loss_that_is_not_a_number_is_named_and_params_restored(value):
+    lin = torch.nn.Linear(2, 1)
+    before = [p.detach().clone() for p in lin.parameters()]
+    with pytest.raises(TypeError, match="loss_fn"):
+        optimizers.mezo_step(list(lin.parameters()), lambda: value, lr=1e-3, seed=0)
+    assert all(torch.allclose(a, b) for a, b in zip(before, lin.parameters()))

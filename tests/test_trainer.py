@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from datasets import Dataset
 from transformers import TrainerCallback
 
 from companion import data, models, trainer as T
@@ -484,3 +485,46 @@ def test_fit_refuses_an_empty_training_set(smoke, tmp_path):
 
 if __name__ == "__main__":
     _worker(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+
+
+# ---------------------------------------------------------------------------- bad inputs (review: bad-inputs.md)
+@pytest.mark.parametrize("bad_id", [300, 301, 10**6, -1, -100])
+def test_fit_refuses_token_ids_outside_the_vocabulary_before_training(smoke, tmp_path, bad_id):
+    tds, _ = smoke
+    rows = tds["train"].select(range(8)).to_list()
+    rows[5]["input_ids"][3] = bad_id
+    tr = _trainer(smoke, tmp_path / "run", dataset=Dataset.from_list(rows), save_steps=None)
+    with pytest.raises(ValueError, match=r"^train_dataset\['input_ids'\]") as info:
+        T.fit(tr)
+    assert str(bad_id) in str(info.value)
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize("max_steps,error", [(True, TypeError), ("3", TypeError), (1.5, TypeError),
+                                             (float("nan"), TypeError), (-2, ValueError)])
+def test_checkpoint_functions_check_max_steps(tmp_path, max_steps, error):
+    with pytest.raises(error, match="max_steps"):
+        T.last_complete_checkpoint(tmp_path, max_steps)
+    with pytest.raises(error, match="max_steps"):
+        T.checkpoint_problem(tmp_path / "checkpoint-1", max_steps)
+
+
+@pytest.mark.parametrize("bad", [None, 5, 1.5, ["dir"]])
+def test_checkpoint_functions_check_their_paths(bad):
+    with pytest.raises(TypeError, match="path"):
+        T.checkpoint_problem(bad)
+    with pytest.raises(TypeError, match="output_dir"):
+        T.last_complete_checkpoint(bad)
+
+
+@pytest.mark.parametrize("verbose", [1, "yes", None])
+def test_last_complete_checkpoint_verbose_is_a_bool(tmp_path, verbose):
+    with pytest.raises(TypeError, match="verbose"):
+        T.last_complete_checkpoint(tmp_path, verbose=verbose)
+
+
+def test_training_arguments_refuse_a_file_as_output_dir(tmp_path):
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    with pytest.raises(NotADirectoryError, match="output_dir"):
+        T.training_arguments(f, learning_rate=1e-3, batch_size=4)

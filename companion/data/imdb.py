@@ -150,7 +150,9 @@ def load_imdb(
     """
     if isinstance(columns, str):
         raise TypeError(f"columns: expected a list of column names, got the string {columns!r}")
-    columns = list(columns)
+    columns = checks.texts(columns, "columns")
+    seed = checks.integer(seed, "seed", minimum=0)
+    clean = checks.boolean(clean, "clean")
     if source in ("fixture", "sample"):
         ds = _from_parquet_dir(packaged_data_dir() / "imdb" / source, "source")
     elif source == "hub":
@@ -177,6 +179,9 @@ def load_imdb(
                              "expected integer class ids (0 negative, 1 positive)")
 
     ds = DatasetDict({k: v for k, v in ds.items() if k in ("train", "validation", "test")})
+    for split, d in ds.items():  # IMDb's classes are 0 (negative) and 1 (positive): nothing else
+        if "label" in d.column_names:
+            checks.class_labels(d["label"][:], f"source: split {split!r} column 'label'", num_labels=2)
     if "validation" not in ds:  # the hub data has none: hold out 10% of train (at most 2,500), stratified
         n_val = min(2500, max(2, len(ds["train"]) // 10))
         held = set(_stratified(list(ds["train"]["label"]), n_val, seed, "validation (held out of train)"))

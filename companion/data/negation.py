@@ -52,8 +52,7 @@ def negation_scope_tags(words: Sequence[str]) -> list[int]:
     task, Morante & Blanco, use syntax); we use it because it can be computed offline and it still
     needs context: the same word is ``SCOPE`` after "not" and ``O`` elsewhere.
     """
-    if isinstance(words, str) or not all(isinstance(w, str) for w in words):
-        raise TypeError("words: expected a list of words (strings), e.g. split_words(sentence)")
+    words = checks.texts(words, "words", allow_empty=True)
     tags, inside = [], False
     for word in words:
         w = word.lower()
@@ -115,9 +114,17 @@ def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> 
         word_labels: one label per word.
 
     Raises:
-        ValueError: if a word id is out of range of ``word_labels``.
+        TypeError: ``word_labels`` are not integers (a float label would be truncated, a string or bool
+            misread).
+        ValueError: if a word id is out of range of ``word_labels``, or a label is negative (other than
+            ``-100``).
     """
     word_ids = checks.word_ids(word_ids, "word_ids")
+    word_labels = checks.class_labels(word_labels, "word_labels", ignore_index=IGNORE_INDEX).tolist()
+    return _align(word_ids, word_labels)
+
+
+def _align(word_ids: list[int | None], word_labels: list[int]) -> list[int]:
     out, previous = [], None
     for wid in word_ids:
         if wid is None:
@@ -145,20 +152,30 @@ def tokenize_tagged(examples: Sequence[dict], tokenizer, max_length: int) -> lis
             per word.
         TypeError: if an example's ``words`` is not a list of strings.
     """
+    if not callable(tokenizer) or not hasattr(tokenizer, "num_special_tokens_to_add"):
+        raise TypeError(f"tokenizer: expected a transformers tokenizer, got {type(tokenizer).__name__}")
     shortest = tokenizer.num_special_tokens_to_add() + 1  # [CLS] + one piece + [SEP]
     max_length = checks.integer(max_length, "max_length", minimum=shortest)
+    if isinstance(examples, (str, bytes, dict)) or not hasattr(examples, "__iter__"):
+        raise TypeError(f"examples: expected a list of {{'words', 'tags'}} dicts, got {type(examples).__name__}")
+    examples = list(examples)
+    if not examples:
+        raise ValueError("examples: no examples to tokenise")
+    all_tags = []
     for i, e in enumerate(examples):
-        words, tags = e["words"], e["tags"]
-        if isinstance(words, str) or not all(isinstance(w, str) for w in words):
-            raise TypeError(f"examples[{i}]['words']: expected a list of words (strings), got {words!r:.60}")
+        if not isinstance(e, dict) or "words" not in e or "tags" not in e:
+            raise TypeError(f"examples[{i}]: expected a dict with 'words' and 'tags', got {e!r:.60}")
+        words = checks.texts(e["words"], f"examples[{i}]['words']", allow_empty=True)
+        tags = checks.class_labels(e["tags"], f"examples[{i}]['tags']", ignore_index=IGNORE_INDEX).tolist()
         if len(tags) != len(words):
             raise ValueError(f"examples[{i}]: {len(tags)} tags for {len(words)} words")
+        all_tags.append(tags)
     enc = tokenizer([e["words"] for e in examples], is_split_into_words=True, truncation=True,
                     max_length=max_length)
     out = []
     for i, e in enumerate(examples):
         item = {k: enc[k][i] for k in enc.keys()}
-        item["labels"] = align_labels(enc.word_ids(i), e["tags"])
+        item["labels"] = _align(enc.word_ids(i), all_tags[i])
         out.append(item)
     return out
 

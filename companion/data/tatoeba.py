@@ -56,8 +56,12 @@ def read_tatoeba(path: str | os.PathLike | None = None, n: int | None = None) ->
     path = packaged_data_dir() / "tatoeba" / "pairs.tsv" if path is None else checks.existing_path(path, "path", kind="file")
     if n is not None:
         n = checks.integer(n, "n")
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"path: {path} is not UTF-8 text (a corrupt or binary file?): {err}") from err
     rows = []
-    for i, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for i, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -66,6 +70,8 @@ def read_tatoeba(path: str | os.PathLike | None = None, n: int | None = None) ->
         rows.append((fields[0].strip(), fields[1].strip(), fields[2].strip() if len(fields) > 2 else ""))
         if n is not None and len(rows) == n:
             break
+    if not rows:
+        raise ValueError(f"path: {path} holds no sentence pairs")
     return pd.DataFrame(rows, columns=["english", "chinese", "attribution"])
 
 
@@ -154,13 +160,23 @@ def pairs_from_records(records: Iterable[dict], source_lang: str = "en", target_
 
     Raises:
         ValueError: if a record has neither layout.
+        TypeError: ``records`` is not an iterable of dicts, a side is not a string, or a language not a string.
     """
+    checks.text(source_lang, "source_lang")
+    checks.text(target_lang, "target_lang")
+    if isinstance(records, (str, bytes, dict)) or not hasattr(records, "__iter__"):
+        raise TypeError(f"records: expected an iterable of dicts, got {type(records).__name__}")
     out: dict[str, list[str]] = {source_lang: [], target_lang: []}
     for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise TypeError(f"records[{i}]: expected a dict, got {type(rec).__name__}")
         pair = rec.get("translation", rec)
-        if source_lang not in pair or target_lang not in pair:
+        if not isinstance(pair, dict) or source_lang not in pair or target_lang not in pair:
             raise ValueError(f"records: record {i} has no {source_lang!r}/{target_lang!r} fields "
                              f"(keys: {sorted(rec)})")
+        for lang in (source_lang, target_lang):
+            if pair[lang] is not None and not isinstance(pair[lang], str):
+                raise TypeError(f"records[{i}][{lang!r}]: expected a string, got {type(pair[lang]).__name__}")
         src, tgt = (pair[source_lang] or "").strip(), (pair[target_lang] or "").strip()
         if src and tgt:
             out[source_lang].append(src)
@@ -192,9 +208,16 @@ def load_hub_pairs(dataset_id: str, config: str | None = None, *, source_lang: s
     """
     from datasets import get_dataset_split_names, load_dataset
 
+    checks.text(dataset_id, "dataset_id")
+    if config is not None:
+        checks.text(config, "config")
     train_size = checks.integer(train_size, "train_size")
     validation_size = checks.integer(validation_size, "validation_size")
     test_size = checks.integer(test_size, "test_size")
+    seed = checks.integer(seed, "seed", minimum=0)
+    shuffle_buffer = checks.integer(shuffle_buffer, "shuffle_buffer")
+    checks.text(source_lang, "source_lang")
+    checks.text(target_lang, "target_lang")
     stream = load_dataset(dataset_id, config, split="train", streaming=True)
     train = pairs_from_records(stream.shuffle(seed=seed, buffer_size=shuffle_buffer).take(train_size),
                                source_lang, target_lang)

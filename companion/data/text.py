@@ -29,6 +29,8 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "label", "label
 
 
 def _check_lengths(tokenizer, max_length, head_tokens) -> tuple[int, int | None]:
+    if not callable(tokenizer):
+        raise TypeError(f"tokenizer: expected a transformers tokenizer, got {type(tokenizer).__name__}")
     max_length = checks.integer(max_length, "max_length", minimum=3)
     limit = getattr(tokenizer, "model_max_length", None)
     if isinstance(limit, int) and limit < 10**6 and max_length > limit:
@@ -84,8 +86,6 @@ def tokenize(ds, tokenizer, max_length: int, *, text_column: str = "text", head_
 
     if not isinstance(ds, (Dataset, DatasetDict)):
         raise TypeError(f"ds: expected a datasets.Dataset or DatasetDict, got {type(ds).__name__}")
-    if not callable(tokenizer):
-        raise TypeError(f"tokenizer: expected a transformers tokenizer, got {type(tokenizer).__name__}")
     names = ds.column_names if isinstance(ds, Dataset) else next(iter(ds.values())).column_names
     if text_column not in names:
         raise ValueError(f"text_column: {text_column!r} is not a column (columns: {names})")
@@ -120,6 +120,8 @@ def train_wordpiece_tokenizer(texts: Iterable[str], vocab_size: int = 2000, lowe
     texts = checks.texts(texts, "texts")
     vocab_size = checks.integer(vocab_size, "vocab_size", minimum=50)
     lowercase = checks.boolean(lowercase, "lowercase")
+    if not any(t.strip() for t in texts):
+        raise ValueError("texts: every text is empty or blank; there is nothing to learn a vocabulary from")
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     normalizer = normalizers.BertNormalizer(lowercase=lowercase)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -174,7 +176,9 @@ class EpochSampler(Sampler[int]):
         self.shuffle = checks.boolean(shuffle, "shuffle")
         self.seed = checks.integer(seed, "seed", minimum=0)
         if lengths is not None:
-            lengths = [checks.integer(x, "lengths[i]", minimum=0) for x in lengths]
+            if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__iter__"):
+                raise TypeError(f"lengths: expected one int per example, got {type(lengths).__name__}")
+            lengths = [checks.integer(x, f"lengths[{i}]", minimum=0) for i, x in enumerate(lengths)]
             checks.same_length("n (examples)", range(self.n), "lengths", lengths)
             if not shuffle:
                 raise ValueError("lengths: length grouping needs shuffle=True (a sorted order would be the same "
@@ -248,6 +252,13 @@ def dataloader(dataset, tokenizer, batch_size: int, *, shuffle: bool = False, gr
 
     batch_size = checks.integer(batch_size, "batch_size")
     checks.boolean(shuffle, "shuffle")
+    if not hasattr(dataset, "__len__") or isinstance(dataset, (str, bytes, dict)):
+        raise TypeError(f"dataset: expected a datasets.Dataset or a list of dicts, got {type(dataset).__name__}")
+    if collator is not None:
+        checks.function(collator, "collator")
+    elif not callable(tokenizer):
+        raise TypeError(f"tokenizer: expected a transformers tokenizer (or pass a collator), got "
+                        f"{type(tokenizer).__name__}")
     if checks.boolean(group_by_length, "group_by_length") and not shuffle:
         raise ValueError("group_by_length: needs shuffle=True (training batches); evaluation keeps the order")
     if len(dataset) == 0:
