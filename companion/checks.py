@@ -185,12 +185,21 @@ def _as_tensor(value: Any, name: str, what: str) -> torch.Tensor:
         raise TypeError(f"{name}: expected {what}, got {type(value).__name__}") from None
 
 
+def _has_bool(value: Any) -> bool:
+    """Whether a (nested) list or tuple holds a bool anywhere."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    return isinstance(value, (list, tuple)) and any(_has_bool(v) for v in value)
+
+
 def _int_tensor(value: Any, name: str) -> torch.Tensor:
     t = _as_tensor(value, name, "a tensor of integer ids")
     if not isinstance(value, torch.Tensor) and t.numel() == 0:
         return t.long()  # an empty list becomes float64 in NumPy; it holds no id to truncate
     if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
         raise TypeError(f"{name}: expected integer ids, got a tensor of dtype {t.dtype}")
+    if isinstance(value, (list, tuple)) and _has_bool(value):  # NumPy reads [2, True] as the ints [2, 1]
+        raise TypeError(f"{name}: expected integers, found a bool among them (True/False would be read as 1/0)")
     return t
 
 

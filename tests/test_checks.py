@@ -245,3 +245,19 @@ def test_instance_and_function():
     for bad in (None, 3, "f"):
         with pytest.raises(TypeError, match="fn"):
             checks.function(bad, "fn")
+
+
+@pytest.mark.parametrize("bad", [[2, True, 3], [[2, 3], [False, 4]], (1, np.bool_(True)), [0, 1, False]])
+@pytest.mark.parametrize("check", [
+    lambda v: checks.token_ids(v, "ids", vocab_size=10),
+    lambda v: checks.integers(v, "groups"),
+    lambda v: checks.class_labels(v, "labels", num_labels=5),
+])
+def test_a_bool_mixed_into_a_list_of_ints_is_refused(bad, check):
+    with pytest.raises(TypeError, match=r"(ids|groups|labels): expected integers, found a bool"):
+        check(bad)
+
+
+def test_lists_of_plain_ints_still_pass():
+    assert checks.token_ids([[2, 3], [4, 5]], "ids", vocab_size=10).tolist() == [[2, 3], [4, 5]]
+    assert checks.class_labels((0, 1, 1), "labels", num_labels=2).tolist() == [0, 1, 1]
