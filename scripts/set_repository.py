@@ -66,7 +66,15 @@ def normalise(url: str) -> str:
 
 
 def colab_cell(repo: str, extras: str = DEFAULT_EXTRAS) -> str:
-    """The source of the Colab set-up cell that installs ``companion[extras]`` from ``repo``."""
+    """The source of the Colab set-up cell that installs ``companion[extras]`` from ``repo``.
+
+    Raises:
+        TypeError / ValueError: ``repo`` is not a GitHub repository URL (see :func:`normalise`), or
+            ``extras`` is not a string of comma-separated extra names.
+    """
+    repo = normalise(repo)
+    if not isinstance(extras, str):
+        raise TypeError(f"extras must be a string like 'cpu' or 'cpu,llm', got {type(extras).__name__}")
     if not re.fullmatch(r"([a-z0-9_-]+(,[a-z0-9_-]+)*)?", extras):
         raise ValueError(f"extras must be comma-separated extra names like 'cpu' or 'cpu,llm', got {extras!r}")
     cell = CELL.format(repo=repo, extras=extras)
@@ -173,7 +181,12 @@ def check(root: Path = ROOT, repo: str | None = None) -> list[str]:
         except ValueError as err:
             problems.append(str(err))
             continue
-        if _source(cell) != colab_cell(configured, notebook_extras(cell)):
+        try:
+            expected = colab_cell(configured, notebook_extras(cell))
+        except ValueError as err:
+            problems.append(f"{path.relative_to(root)}: {err}")
+            continue
+        if _source(cell) != expected:
             problems.append(f"{path.relative_to(root)}: the Colab cell is not the current template for "
                             f"{configured} (run python scripts/set_repository.py)")
         if "remove-cell" not in cell["metadata"].get("tags", []):
@@ -193,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything disagrees")
     args = parser.parse_args(argv)
     if args.check:
-        problems = check(ROOT, args.url)
+        try:
+            problems = check(ROOT, args.url)
+        except ValueError as err:
+            parser.error(str(err))
         for problem in problems:
             print(problem, file=sys.stderr)
         if not problems:

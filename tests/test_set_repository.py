@@ -162,3 +162,17 @@ def test_a_notebook_without_the_colab_cell_is_reported(copy):
     assert any("cell 0 is not the Colab set-up cell" in p for p in set_repository.check(copy))
     with pytest.raises(ValueError, match="cell 0 is not the Colab set-up cell"):
         set_repository.set_repository("https://github.com/acme/course", copy)
+
+
+@pytest.mark.parametrize("repo, extras, exc", [(None, "cpu", TypeError), ("https://github.com/a/b\"; import os", "cpu", ValueError),
+                                               ("https://github.com/acme/course", None, TypeError)])
+def test_colab_cell_checks_repo_and_extras(repo, extras, exc):
+    with pytest.raises(exc, match="url|extras"):
+        set_repository.colab_cell(repo, extras)
+
+
+def test_check_lists_a_notebook_with_bad_extras_and_goes_on(copy):
+    path = set_repository.notebooks(copy)[0]
+    path.write_text(path.read_text(encoding="utf-8").replace('EXTRAS = \\"', 'EXTRAS = \\"cpu llm', 1), encoding="utf-8")
+    problems = set_repository.check(copy)
+    assert any(path.name in p and "extras" in p for p in problems), problems
