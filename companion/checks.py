@@ -186,16 +186,64 @@ def _as_tensor(value: Any, name: str, what: str) -> torch.Tensor:
 
 
 def _has_bool(value: Any) -> bool:
-    """Whether a (nested) list or tuple holds a bool anywhere."""
+    """Whether a (nested) list or tuple holds a bool anywhere: a Python or NumPy bool, or a bool array or
+    tensor (of any shape, 0-d included), which NumPy would read as the ints 1 and 0."""
     if isinstance(value, (bool, np.bool_)):
         return True
+    if isinstance(value, np.ndarray):
+        return value.dtype == np.bool_
+    if isinstance(value, torch.Tensor):
+        return value.dtype == torch.bool
     return isinstance(value, (list, tuple)) and any(_has_bool(v) for v in value)
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _integer_array(value: Any, name: str) -> np.ndarray | None:
+    """``value`` (not a tensor) as a NumPy integer array that torch can reduce: unsigned dtypes wider than
+    uint8 become int64 (torch has no ``min``/``max`` for uint16/32/64) after a range check in NumPy, and
+    a list that NumPy promotes to float only because it mixes ``np.uint64`` with ints is read as ints.
+    ``None`` when ``value`` is not integers (the caller refuses it)."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    if arr.dtype.kind == "f" and isinstance(value, (list, tuple)) and arr.size:  # e.g. [np.uint64(3), 2]
+        flat = np.asarray(value, dtype=object).ravel()
+        if all(isinstance(x, Integral) and not isinstance(x, (bool, np.bool_)) for x in flat):
+            arr = np.array([int(x) for x in flat], dtype=object).reshape(arr.shape)
+    if arr.dtype == object and arr.size and all(isinstance(x, Integral) and not isinstance(x, (bool, np.bool_))
+                                                for x in arr.ravel()):
+        low, high = min(arr.ravel()), max(arr.ravel())  # Python ints past int64 (2**64, -2**63 - 1)
+        if high > _INT64_MAX or low < -_INT64_MAX - 1:
+            raise ValueError(f"{name}: values must fit in int64, found {high if high > _INT64_MAX else low}")
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind == "u" and arr.dtype.itemsize > 1:
+        if arr.size and int(arr.max()) > _INT64_MAX:
+            raise ValueError(f"{name}: values must fit in int64 (<= {_INT64_MAX}), found {int(arr.max())} "
+                             f"({arr.dtype})")
+        arr = arr.astype(np.int64)
+    return arr
+
+
 def _int_tensor(value: Any, name: str) -> torch.Tensor:
-    t = _as_tensor(value, name, "a tensor of integer ids")
-    if not isinstance(value, torch.Tensor) and t.numel() == 0:
-        return t.long()  # an empty list becomes float64 in NumPy; it holds no id to truncate
+    if isinstance(value, torch.Tensor):
+        t = value
+        if t.dtype in (torch.uint16, torch.uint32, torch.uint64):  # no min/max in torch: check in NumPy
+            t = torch.from_numpy(_integer_array(t.cpu().numpy(), name)).to(t.device)
+    else:
+        arr = _integer_array(value, name)
+        if arr is None:
+            raise TypeError(f"{name}: expected a tensor of integer ids, got {type(value).__name__}")
+        try:
+            t = torch.as_tensor(arr)
+        except (TypeError, ValueError, RuntimeError):
+            t = None
+        if t is None:
+            raise TypeError(f"{name}: expected a tensor of integer ids, got {type(value).__name__}")
+        if t.numel() == 0:
+            return t.long()  # an empty list becomes float64 in NumPy; it holds no id to truncate
     if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
         raise TypeError(f"{name}: expected integer ids, got a tensor of dtype {t.dtype}")
     if isinstance(value, (list, tuple)) and _has_bool(value):  # NumPy reads [2, True] as the ints [2, 1]
@@ -214,11 +262,13 @@ def token_ids(value: Any, name: str, *, vocab_size: int | None = None, ndim: int
               ) -> torch.Tensor:
     """``value`` as an integer tensor whose entries are all in ``[0, vocab_size)``.
 
-    Lists and NumPy arrays are converted; floats and bools are refused (a float id would be truncated).
+    Lists and NumPy arrays are converted; floats and bools are refused (a float id would be truncated), also a
+    bool array or tensor inside a list.
 
     Raises:
         TypeError: not integer ids.
-        ValueError: wrong number of dimensions, or an id outside ``[0, vocab_size)`` (the first one is shown).
+        ValueError: wrong number of dimensions, an id outside ``[0, vocab_size)`` (the first one is shown), or
+            an unsigned value past int64.
     """
     t = _int_tensor(value, name)
     _dims(t, name, ndim)
@@ -323,7 +373,8 @@ def same_length(name_a: str, a: Sequence, name_b: str, b: Sequence) -> None:
 
 def integers(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
              ndim: int | tuple[int, ...] | None = None) -> torch.Tensor:
-    """``value`` as an integer tensor (dtype kept) whose entries lie in ``[minimum, maximum]``.
+    """``value`` as an integer tensor (dtype kept; unsigned NumPy/torch dtypes wider than uint8 become int64)
+    whose entries lie in ``[minimum, maximum]``.
 
     For integer data that are not token ids: group ids, class predictions, lengths. Lists and
     NumPy arrays are converted; float and bool tensors are refused. The range is checked with one
@@ -331,7 +382,8 @@ def integers(value: Any, name: str, *, minimum: int | None = None, maximum: int 
 
     Raises:
         TypeError: not integers.
-        ValueError: wrong number of dimensions, or an entry out of range (the extreme one is shown).
+        ValueError: wrong number of dimensions, or an entry out of range (the extreme one is shown; also an
+            unsigned value past int64).
     """
     t = _int_tensor(value, name)
     _dims(t, name, ndim)

@@ -261,3 +261,52 @@ def test_a_bool_mixed_into_a_list_of_ints_is_refused(bad, check):
 def test_lists_of_plain_ints_still_pass():
     assert checks.token_ids([[2, 3], [4, 5]], "ids", vocab_size=10).tolist() == [[2, 3], [4, 5]]
     assert checks.class_labels((0, 1, 1), "labels", num_labels=2).tolist() == [0, 1, 1]
+
+
+ID_CHECKS = [
+    lambda v: checks.token_ids(v, "ids", vocab_size=10),
+    lambda v: checks.integers(v, "groups"),
+    lambda v: checks.class_labels(v, "labels", num_labels=5),
+]
+
+
+@pytest.mark.parametrize("bad", [
+    [2, np.array(True)], [2, torch.tensor(True)], [[2, 3], [4, np.array(False)]], [[2, torch.tensor(True)], [3, 4]],
+    [np.array([2, 3]), np.array([True, False])], [torch.tensor([2, 3]), torch.tensor([True, False])],
+    (1, np.array(True)), [[2, 3], [np.bool_(True), np.array(4)]],
+])
+@pytest.mark.parametrize("check", ID_CHECKS)
+def test_a_bool_array_or_tensor_inside_a_list_is_refused(bad, check):
+    with pytest.raises(TypeError, match=r"(ids|groups|labels): expected integers, found a bool"):
+        check(bad)
+
+
+@pytest.mark.parametrize("value", [[2, np.array(3)], [2, torch.tensor(3)], [np.array([2, 3]), np.array([4, 1])],
+                                   [torch.tensor(2), torch.tensor(3)], [np.int64(2), np.int32(3)]])
+@pytest.mark.parametrize("check", ID_CHECKS)
+def test_integer_arrays_and_tensors_inside_a_list_still_pass(value, check):
+    assert check(value).flatten().tolist() == np.asarray(value).flatten().tolist()
+
+
+@pytest.mark.parametrize("value", [
+    np.array([1, 4], dtype=np.uint64), np.array([1, 4], dtype=np.uint32), np.array([1, 4], dtype=np.uint16),
+    np.array([[1], [4]], dtype=np.uint64), torch.tensor([1, 4], dtype=torch.uint64),
+    torch.tensor([1, 4], dtype=torch.uint32), [np.uint64(1), np.uint64(4)], [np.uint64(1), 4],
+])
+@pytest.mark.parametrize("check", ID_CHECKS)
+def test_unsigned_ids_are_range_checked(value, check):
+    assert check(value).flatten().tolist() == [1, 4]
+    bigger = np.asarray(value if not isinstance(value, torch.Tensor) else value.numpy()).astype(np.uint64) * 3
+    with pytest.raises(ValueError, match=r"(ids|groups|labels): .*12"):  # 12 is past vocab 10, max 5 labels
+        checks.token_ids(bigger, "ids", vocab_size=10) if check is ID_CHECKS[0] else \
+            checks.integers(bigger, "groups", maximum=10) if check is ID_CHECKS[1] else \
+            checks.class_labels(bigger, "labels", num_labels=5)
+
+
+@pytest.mark.parametrize("value", [np.array([1, 2**63], dtype=np.uint64), np.array([2**64 - 1], dtype=np.uint64),
+                                   [np.uint64(2**64 - 1), 2], [2**63], [2**64], [-2**63 - 1],
+                                   torch.tensor([1, 2**63], dtype=torch.uint64)])
+@pytest.mark.parametrize("check", ID_CHECKS)
+def test_a_value_past_int64_is_a_clear_value_error(value, check):
+    with pytest.raises(ValueError, match=r"^(ids|groups|labels): values must fit in int64.*found -?\d{19}"):
+        check(value)
