@@ -224,11 +224,73 @@ def _to_device(batch: Mapping[str, torch.Tensor], device) -> dict[str, torch.Ten
 
 def _forward(model, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     inputs = {k: v for k, v in batch.items() if k != "labels"}
-    vocab = _vocab_size(model)
-    if vocab is not None and "input_ids" in inputs:  # else a torch IndexError deep in the embedding
-        checks.token_ids(inputs["input_ids"], "input_ids (of a batch)", vocab_size=vocab)
+    _check_inputs(model, inputs)  # else a torch IndexError deep in an embedding, naming nothing
     out = model(**inputs)
     return out.logits if hasattr(out, "logits") else out
+
+
+def _input_limits(model) -> tuple[int | None, int | None, int | None]:
+    """``(vocabulary size, number of token types, longest sequence)`` the model's embeddings can take
+    (``None`` where it has no such embedding; rotary/relative positions have no longest sequence)."""
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    types = getattr(getattr(embeddings, "token_type_embeddings", None), "num_embeddings", None)
+    positions = getattr(embeddings, "position_embeddings", None)
+    longest = None
+    if isinstance(positions, torch.nn.Embedding):  # RoBERTa's positions start after its padding index
+        longest = positions.num_embeddings - (positions.padding_idx + 1 if positions.padding_idx is not None else 0)
+    return _vocab_size(model), types, longest
+
+
+def _check_inputs(model, inputs: Mapping[str, torch.Tensor]) -> None:
+    """One batch's ids against the model's embeddings: ``min``/``max`` of ``input_ids`` and ``token_type_ids``,
+    and the sequence length."""
+    vocab, types, longest = _input_limits(model)
+    ids = inputs.get("input_ids")
+    if ids is not None and vocab is not None:
+        checks.token_ids(ids, "input_ids (of a batch)", vocab_size=vocab)
+    if ids is not None and longest is not None and ids.dim() and ids.shape[-1] > longest:
+        raise ValueError(f"input_ids (of a batch): a sequence of {ids.shape[-1]} tokens is longer than the model's "
+                         f"{longest} positions (max_position_embeddings); tokenise with max_length <= {longest}")
+    token_types = inputs.get("token_type_ids")
+    if token_types is not None and types is not None:
+        checks.integers(token_types, "token_type_ids (of a batch)", minimum=0, maximum=types - 1)
+
+
+def _check_dataset_inputs(dataset, name: str, model) -> None:
+    """Tokenised examples (a ``datasets.Dataset`` or a list of dicts) against the model's embeddings, on the raw
+    values, before any batch: ``input_ids`` in the vocabulary and no longer than the model's positions,
+    ``token_type_ids`` below its number of token types; bools and floats refused (:func:`_column_span`)."""
+    from .data.text import _column_span
+
+    vocab, types, longest = _input_limits(model)
+    span = _column_span(dataset, "input_ids", name)
+    if span is not None and vocab is not None and (span[0] < 0 or span[1] >= vocab):
+        bad = span[0] if span[0] < 0 else span[1]
+        raise ValueError(f"{name}['input_ids']: token id {bad} is outside the model's vocabulary [0, {vocab}); was "
+                         "the data tokenised with another tokenizer?")
+    if span is not None and longest is not None and span[2] > longest:
+        raise ValueError(f"{name}['input_ids']: a sequence of {span[2]} tokens is longer than the model's {longest} "
+                         f"positions (max_position_embeddings); tokenise with max_length <= {longest}")
+    span = _column_span(dataset, "token_type_ids", name)
+    if span is not None and types is not None and (span[0] < 0 or span[1] >= types):
+        bad = span[0] if span[0] < 0 else span[1]
+        raise ValueError(f"{name}['token_type_ids']: token type {bad} is outside the model's [0, {types}) "
+                         "(config.type_vocab_size)")
+
+
+def _check_batch(batch, name: str, *, labels: bool) -> Mapping[str, torch.Tensor]:
+    """A batch as a loop reads it: a mapping of tensors, with ``labels`` when ``labels``."""
+    if not isinstance(batch, Mapping):
+        raise TypeError(f"{name}: expected batches that are dicts of tensors (e.g. from companion.data.dataloader), "
+                        f"got a {type(batch).__name__}")
+    for key, value in batch.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name}: batch[{key!r}] is a {type(value).__name__}, expected a tensor (pad and collate "
+                            "the examples, e.g. with companion.data.dataloader)")
+    if labels and "labels" not in batch:
+        raise ValueError(f"{name}: a batch has no 'labels' (it holds {sorted(batch)}); the default loss needs them "
+                         "(pass loss_fn for an objective without labels)")
+    return batch
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:
@@ -278,7 +340,7 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Mapping[str, torch.Tensor]
     total, n, preds, labels = 0.0, 0, [], []
     try:
         for batch in loader:
-            batch = _to_device(batch, device)
+            batch = _to_device(_check_batch(batch, "loader", labels=True), device)
             with autocast(device, precision):
                 logits = _forward(model, batch)
             y = batch["labels"]
@@ -315,11 +377,11 @@ def predict(model: torch.nn.Module, dataset, tokenizer, *, batch_size: int = 64,
         tokenizer: for padding (``DataCollatorWithPadding``), unless ``collator`` is given.
 
     Raises:
-        ValueError: an empty ``dataset``; bad ``batch_size`` or ``precision``.
+        ValueError: an empty ``dataset``; bad ``batch_size`` or ``precision``; an id outside the model's vocabulary
+            or token types, a sequence longer than its positions.
+        TypeError: ids that are not integers (a bool, a float); no ``tokenizer`` (nor ``collator``).
     """
-    from transformers import DataCollatorWithPadding
-
-    from .data.text import _lengths, _model_columns
+    from .data.text import _lengths, _model_columns, _padding_collator
 
     _check_model(model)
     batch_size = checks.integer(batch_size, "batch_size")
@@ -329,12 +391,16 @@ def predict(model: torch.nn.Module, dataset, tokenizer, *, batch_size: int = 64,
         raise ValueError("dataset: no examples")
     if collator is not None:
         checks.function(collator, "collator")
+    elif not callable(tokenizer):
+        raise TypeError(f"tokenizer: expected a transformers tokenizer to pad the examples (or pass a collator), "
+                        f"got {type(tokenizer).__name__}")
     device = _device_of(model)
     precision = resolve_precision(precision, device)
+    _check_dataset_inputs(dataset, "dataset", model)  # the raw values: a collator reads a bool id as 1
     rows = _model_columns(dataset)
     rows = [rows[i] for i in range(len(rows))]
     order = np.argsort(_lengths(dataset), kind="stable")
-    collator = collator or DataCollatorWithPadding(tokenizer)
+    collator = collator or _padding_collator(tokenizer)
     was_training = model.training
     model.eval()
     out: list = [None] * len(rows)
@@ -476,7 +542,9 @@ def train(
         ValueError / TypeError: non-positive ``epochs``/``grad_accum_steps``/``max_steps``, a
             ``max_grad_norm`` that is not a positive finite number or ``None``, a one-shot iterator with
             ``epochs > 1``, a bad ``precision``, early stopping without the ``monitor`` split, a
-            ``train_loader`` that yields no batch.
+            ``train_loader`` that yields no batch, or whose labels all equal ``ignore_index``; a batch that is
+            not a dict of tensors, or has no ``labels`` (without ``loss_fn``); an id outside the model's
+            vocabulary or token types, a sequence longer than its positions.
         FloatingPointError: at the first non-finite training loss (:func:`check_finite`).
     """
     _check_model(model)
@@ -526,6 +594,7 @@ def train(
         for group in _micro_batch_groups(train_loader, grad_accum_steps):
             seen += len(group)
             step_start = time.perf_counter()
+            group = [_check_batch(b, "train_loader", labels=loss_fn is None) for b in group]
             # 1. count the real targets of the whole optimiser step first
             counts = [_batch_items(b, ignore_index) for b in group]
             n_items = sum(counts)
@@ -566,6 +635,9 @@ def train(
                 break
         if epoch == 0 and seen == 0:
             raise ValueError("train_loader: yielded no batches; there is nothing to train on")
+        if epoch == 0 and step == 0:  # every batch was skipped: not one real target (nothing was changed)
+            raise ValueError(f"labels: every label of train_loader equals ignore_index ({ignore_index}); there is no "
+                             "label to learn from (were the labels aligned to the tokens?)")
 
         if eval_loaders:                                        # evaluate on every split, whole sets
             for split, loader in eval_loaders.items():

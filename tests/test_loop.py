@@ -662,3 +662,133 @@ def test_saved_activation_bytes_needs_a_function(fn):
 def test_memory_breakdown_names_a_bad_optimizer(optimizer):
     with pytest.raises(TypeError, match="optimizer"):
         loop.memory_breakdown(torch.nn.Linear(2, 2), optimizer)
+
+
+# ---------------------------------------------------------------------------- bad inputs (issue 16, round 2)
+@pytest.fixture(scope="module")
+def tok():
+    from companion.data import train_wordpiece_tokenizer
+
+    return train_wordpiece_tokenizer(["a good film", "a bad film with no plot", "i did not like it"] * 5, vocab_size=50)
+
+
+def _model_of(tok):
+    return _tiny(vocab=len(tok))
+
+
+@pytest.mark.parametrize("ids", [
+    [2, True, 3], [2, np.array(True), 3], [2, torch.tensor(True), 3], [np.bool_(False), 3],
+    np.array([True, False]), torch.tensor([True, True]), [2, 3.0], torch.tensor([2.0, 3.0]),
+])
+def test_predict_reads_the_raw_ids_of_a_list_dataset(ids, tok):
+    rows = [{"input_ids": [2, 5, 3]}, {"input_ids": ids}]
+    with pytest.raises(TypeError, match=r"^dataset\[1\]\['input_ids'\]: expected"):
+        loop.predict(_model_of(tok), rows, tok)
+
+
+@pytest.mark.parametrize("convert", [np.array, torch.tensor, lambda ids: [np.int64(i) for i in ids],
+                                     lambda ids: np.array(ids, dtype=np.uint64), lambda ids: [torch.tensor(i) for i in ids]],
+                         ids=["numpy", "tensor", "np.int64-list", "uint64", "0-d-tensors"])
+def test_predict_accepts_numpy_and_tensor_ids(convert, tok):
+    model = _model_of(tok)
+    plain = [{"input_ids": [2, 5, 6, 3]}, {"input_ids": [2, 7, 3]}]
+    converted = [{"input_ids": convert(r["input_ids"])} for r in plain]
+    np.testing.assert_allclose(loop.predict(model, converted, tok), loop.predict(model, plain, tok), rtol=1e-6)
+    converted[1]["input_ids"] = convert([2, 49, 99])
+    with pytest.raises(ValueError, match=r"^dataset\['input_ids'\]: token id 99 .*vocabulary \[0, 50\)"):
+        loop.predict(model, converted, tok)
+
+
+@pytest.mark.parametrize("tokenizer", [None, 5, "bert-base-uncased", ["a"]])
+def test_predict_without_a_tokenizer_or_collator_is_named(tokenizer, tok):
+    with pytest.raises(TypeError, match=r"^tokenizer: expected a transformers tokenizer"):
+        loop.predict(_model_of(tok), [{"input_ids": [2, 5, 3]}], tokenizer)
+
+
+def _all_ignored(batches):
+    return [{**b, "labels": torch.full_like(b["labels"], -100)} for b in batches]
+
+
+@pytest.mark.parametrize("case", ["classification", "token", "token-accumulated", "two-epochs", "ignore_index=-1"])
+def test_train_refuses_a_loader_whose_every_label_is_ignored(case):
+    ignore = -1 if case == "ignore_index=-1" else -100
+    if case.startswith("token"):
+        model = _tiny(BertForTokenClassification, num_labels=3)
+        _, batches = _token_batches()
+    else:
+        model = _tiny()
+        batches = _cls_batches(n=3)
+    batches = [{**b, "labels": torch.full_like(b["labels"], ignore)} for b in batches]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    kw = dict(grad_accum_steps=2) if case == "token-accumulated" else dict(epochs=2) if case == "two-epochs" else {}
+    with pytest.raises(ValueError, match=rf"^labels: every label of train_loader equals ignore_index \({ignore}\)"):
+        loop.train(model, batches, torch.optim.SGD(model.parameters(), lr=0.1), ignore_index=ignore, **kw)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # nothing trained
+
+
+def test_train_skips_a_single_batch_without_labels_among_labelled_ones():
+    model = _tiny(BertForTokenClassification, num_labels=3)
+    _, batches = _token_batches()
+    batches = [{**batches[0], "labels": torch.full_like(batches[0]["labels"], -100)}, batches[1]]
+    result = loop.train(model, batches, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert len(result.steps) == 1 and result.steps[0]["n_items"] == 7
+
+
+@pytest.mark.parametrize("bad", [2, 3, 10**6, -1])
+def test_token_type_ids_outside_the_models_types_are_named(bad, tok):
+    model = _tiny()  # type_vocab_size 2
+    batches = _cls_batches()
+    batches[1]["token_type_ids"] = torch.zeros_like(batches[1]["input_ids"])
+    batches[1]["token_type_ids"][1, 2] = bad
+    with pytest.raises(ValueError, match=rf"^token_type_ids \(of a batch\): .*{bad}"):
+        loop.train(model, batches, torch.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match=rf"^token_type_ids \(of a batch\): .*{bad}"):
+        loop.evaluate(model, batches)
+    rows = [{"input_ids": [2, 5, 3], "token_type_ids": [0, bad, 0]}]
+    with pytest.raises(ValueError, match=rf"^dataset\['token_type_ids'\]: token type {bad} "):
+        loop.predict(_model_of(tok), rows, tok)
+
+
+@pytest.mark.parametrize("length", [129, 130, 512])
+def test_a_sequence_longer_than_the_models_positions_is_named(length, tok):
+    model = _tiny()  # max_position_embeddings 128
+    batches = _cls_batches()
+    batches[0] = {"input_ids": torch.full((2, length), 7), "attention_mask": torch.ones(2, length, dtype=torch.long),
+                  "labels": torch.tensor([0, 1])}
+    with pytest.raises(ValueError, match=rf"^input_ids \(of a batch\): a sequence of {length} tokens .* 128 positions"):
+        loop.train(model, batches, torch.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match=rf"^input_ids \(of a batch\): a sequence of {length} tokens"):
+        loop.evaluate(model, batches)
+    with pytest.raises(ValueError, match=rf"^dataset\['input_ids'\]: a sequence of {length} tokens .* 128 positions"):
+        loop.predict(_model_of(tok), [{"input_ids": [2, 3]}, {"input_ids": [7] * length}], tok)
+
+
+def test_a_sequence_of_exactly_the_models_positions_passes(tok):
+    model = _tiny()
+    batch = {"input_ids": torch.full((2, 128), 7), "attention_mask": torch.ones(2, 128, dtype=torch.long),
+             "labels": torch.tensor([0, 1])}
+    assert len(loop.train(model, [batch], torch.optim.SGD(model.parameters(), lr=0.1)).steps) == 1
+
+
+@pytest.mark.parametrize("batch,error,pattern", [
+    ([torch.ones(4, 6, dtype=torch.long), torch.tensor([0, 1, 1, 0])], TypeError, "dicts of tensors.*got a list"),
+    ((torch.ones(4, 6, dtype=torch.long),), TypeError, "dicts of tensors.*got a tuple"),
+    (torch.ones(4, 6, dtype=torch.long), TypeError, "dicts of tensors.*got a Tensor"),
+    ({"input_ids": torch.ones(4, 6, dtype=torch.long)}, ValueError, "no 'labels'"),
+    ({"input_ids": torch.ones(4, 6, dtype=torch.long), "label": torch.tensor([0, 1, 1, 0])}, ValueError, "no 'labels'"),
+    ({"input_ids": [[1] * 6] * 4, "labels": torch.tensor([0, 1, 1, 0])}, TypeError, r"batch\['input_ids'\] is a list"),
+])
+def test_train_and_evaluate_name_a_batch_they_cannot_read(batch, error, pattern):
+    model = _tiny()
+    with pytest.raises(error, match=rf"^train_loader: .*{pattern}"):
+        loop.train(model, [batch], torch.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(error, match=rf"^loader: .*{pattern}"):
+        loop.evaluate(model, [batch])
+
+
+def test_a_batch_without_labels_is_fine_with_a_loss_function():
+    model = _tiny()
+    batch = {"input_ids": torch.ones(4, 6, dtype=torch.long)}
+    result = loop.train(model, [batch], torch.optim.SGD(model.parameters(), lr=0.1),
+                        loss_fn=lambda m, b: m(**b).logits.pow(2).mean())
+    assert len(result.steps) == 1

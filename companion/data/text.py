@@ -16,8 +16,10 @@ Book sections: chapter 5.3 and 6.1 (batches), the text-classification case 8.1 (
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence
+import functools
+from typing import Iterable, Iterator, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
@@ -218,6 +220,69 @@ def _model_columns(dataset, columns=MODEL_INPUTS):
     return [{k: v for k, v in row.items() if k in columns} for row in dataset]
 
 
+def _column_span(dataset, column: str, name: str) -> tuple[int, int, int] | None:
+    """``(min, max, longest row)`` of the integers in ``column`` of tokenised examples, checked on the raw values
+    (before a collator turns a bool into 1): one Arrow reduction for a ``datasets.Dataset``; for a list of dicts,
+    :func:`companion.checks.integers` on each row (lists, NumPy arrays, tensors, NumPy integers all read).
+    ``None`` when no row has the column, or it holds no value.
+
+    Raises:
+        TypeError: a value that is not an integer (a bool, a float, a string); the row is named for a list.
+        ValueError: an unsigned value past int64.
+    """
+    if hasattr(dataset, "column_names"):
+        if column not in dataset.column_names or len(dataset) == 0:
+            return None
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = dataset.with_format("arrow")[column]
+        if isinstance(values, pa.Table):
+            values = values.column(0)
+        longest = 0
+        if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+            longest = int(pc.max(pc.list_value_length(values)).as_py() or 0)
+        while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+            values = pc.list_flatten(values)
+        if len(values) == 0 or pa.types.is_null(values.type):
+            return None
+        if not pa.types.is_integer(values.type):
+            raise TypeError(f"{name}[{column!r}]: expected integers, got a column of type {values.type}")
+        mm = pc.min_max(values)
+        if mm["min"].as_py() is None:
+            return None
+        return int(mm["min"].as_py()), int(mm["max"].as_py()), longest
+    low = high = None
+    longest = 0
+    for i, row in enumerate(dataset):
+        if not isinstance(row, Mapping) or column not in row:
+            continue
+        t = checks.integers(row[column], f"{name}[{i}][{column!r}]")
+        if t.numel():
+            lo, hi = int(t.min()), int(t.max())
+            low, high = lo if low is None else min(low, lo), hi if high is None else max(high, hi)
+            longest = max(longest, int(t.shape[-1]) if t.dim() else 1)
+    return None if low is None else (low, high, longest)
+
+
+@functools.cache
+def _plain_ids_collator_class():
+    from transformers import DataCollatorWithPadding
+
+    class PlainIdsCollator(DataCollatorWithPadding):
+        def __call__(self, features):
+            return super().__call__([{k: [int(x) for x in v] if isinstance(v, (list, tuple)) and v
+                                      and isinstance(v[0], np.integer) else v for k, v in f.items()}
+                                     for f in features])
+    return PlainIdsCollator
+
+
+def _padding_collator(tokenizer):
+    """``DataCollatorWithPadding(tokenizer)`` that also takes rows whose ids are lists of NumPy integers
+    (``tokenizer.pad`` refuses a list starting with ``np.int64``: "type of 2 unknown")."""
+    return _plain_ids_collator_class()(tokenizer)
+
+
 def _lengths(dataset) -> list[int]:
     if hasattr(dataset, "column_names") and "length" in dataset.column_names:
         return list(dataset["length"])
@@ -248,7 +313,6 @@ def dataloader(dataset, tokenizer, batch_size: int, *, shuffle: bool = False, gr
         TypeError / ValueError: bad ``batch_size``, ``seed`` or flags; an empty ``dataset``.
     """
     from torch.utils.data import DataLoader
-    from transformers import DataCollatorWithPadding
 
     batch_size = checks.integer(batch_size, "batch_size")
     checks.boolean(shuffle, "shuffle")
@@ -265,7 +329,7 @@ def dataloader(dataset, tokenizer, batch_size: int, *, shuffle: bool = False, gr
         raise ValueError("dataset: no examples")
     sampler = EpochSampler(len(dataset), batch_size=batch_size, shuffle=shuffle, seed=seed,
                            lengths=_lengths(dataset) if group_by_length else None)
-    collator = collator or DataCollatorWithPadding(tokenizer)
+    collator = collator or _padding_collator(tokenizer)
     if isinstance(columns, str):
         raise TypeError(f"columns: expected a list of column names, got the string {columns!r}")
     return DataLoader(_model_columns(dataset, tuple(columns)), batch_size=batch_size, sampler=sampler,
