@@ -25,6 +25,7 @@ import re
 import struct
 import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -32,8 +33,8 @@ from torch.utils.data import SequentialSampler
 
 from . import checks
 from .book import interactive
-from .data.text import EpochSampler
-from .loop import resolve_precision
+from .data.text import EpochSampler, _padding_collator
+from .loop import _check_dataset_inputs, resolve_precision
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 #: What a checkpoint must hold for an exact resume (besides the model weights).
@@ -189,6 +190,11 @@ def _trainer_class(seq2seq: bool):
         def training_step(self, model, inputs, num_items_in_batch=None):
             loss = super().training_step(model, inputs, num_items_in_batch)
             if not torch.isfinite(loss.detach()).all():
+                labels = inputs.get("labels") if isinstance(inputs, Mapping) else None
+                if isinstance(labels, torch.Tensor) and not labels.is_floating_point() and bool((labels == -100).all()):
+                    raise ValueError(f"labels: every label of the batch at step {self.state.global_step + 1} equals "
+                                     "ignore_index (-100), so its loss is 0/0; there is no label to learn from "
+                                     "(were the labels aligned to the tokens?)")
                 raise FloatingPointError(
                     f"non-finite training loss ({loss.item()}) at step {self.state.global_step + 1}; "
                     "lower the learning rate, use bf16 instead of fp16, or check the inputs")
@@ -212,8 +218,7 @@ def make_trainer(model, args, train_dataset, eval_dataset=None, tokenizer=None, 
     Raises:
         TypeError: ``args`` are not ``TrainingArguments``.
     """
-    from transformers import (DataCollatorForSeq2Seq, DataCollatorWithPadding, PrinterCallback,
-                              Seq2SeqTrainingArguments, TrainingArguments)
+    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Seq2SeqTrainingArguments, TrainingArguments
 
     if not isinstance(args, TrainingArguments):
         raise TypeError(f"args: expected TrainingArguments (see training_arguments), got {type(args).__name__}")
@@ -224,7 +229,7 @@ def make_trainer(model, args, train_dataset, eval_dataset=None, tokenizer=None, 
             data_collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100,
                                                    pad_to_multiple_of=pad8)
         else:
-            data_collator = DataCollatorWithPadding(tokenizer)
+            data_collator = _padding_collator(tokenizer)  # DataCollatorWithPadding, also for lists of np.int64
     trainer = _trainer_class(seq2seq)(
         model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=tokenizer,
         data_collator=data_collator, compute_metrics=compute_metrics, callbacks=callbacks, optimizers=optimizers)
@@ -425,54 +430,66 @@ def _whole_run_loss(log_history: list[dict], resumed_step: int, call_loss: float
     return (total + call_loss * (final_step - resumed_step)) / final_step
 
 
-def _id_range(dataset, column: str) -> tuple[int, int] | None:
-    """``(min, max)`` of the integers in a list column (one Arrow reduction for a ``datasets.Dataset``)."""
-    if hasattr(dataset, "with_format"):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        values = dataset.with_format("arrow")[column]
-        while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-            values = pc.list_flatten(values)
-        if not (pa.types.is_integer(values.type)) or len(values) == 0:
-            return None
-        mm = pc.min_max(values)
-        return int(mm["min"].as_py()), int(mm["max"].as_py())
-    flat = [i for row in dataset for i in row[column]]
-    return (min(flat), max(flat)) if flat and all(isinstance(i, int) for i in flat) else None
-
-
-def _check_training_data(trainer) -> None:
-    """Refuse an empty training set, token ids outside the model's vocabulary, and class labels outside
-    ``[0, num_labels)`` of a classification head (before any step, so that a bad id or label is named
-    instead of surfacing as a torch IndexError mid-run)."""
-    dataset = trainer.train_dataset
-    if dataset is None:
-        raise ValueError("trainer: has no train_dataset to train on")
-    if hasattr(dataset, "__len__") and len(dataset) == 0:
-        raise ValueError("train_dataset: no examples to train on")
-    get = getattr(trainer.model, "get_input_embeddings", None)
-    vocab = getattr(get() if callable(get) else None, "num_embeddings", None)
-    names = dataset.column_names if hasattr(dataset, "column_names") else list(dataset[0]) \
-        if hasattr(dataset, "__len__") and isinstance(dataset[0], dict) else []
-    if vocab is not None and "input_ids" in names:
-        span = _id_range(dataset, "input_ids")
-        if span is not None and (span[0] < 0 or span[1] >= vocab):
-            bad = span[0] if span[0] < 0 else span[1]
-            raise ValueError(f"train_dataset['input_ids']: token id {bad} is outside the model's vocabulary "
-                             f"[0, {vocab}); was the data tokenised with another tokenizer?")
-    num_labels = getattr(trainer.model, "num_labels", None)  # classification heads only (not LMs, not seq2seq)
-    problem = getattr(getattr(trainer.model, "config", None), "problem_type", None)
-    if not isinstance(num_labels, int) or num_labels < 2 or problem == "multi_label_classification" \
-            or not hasattr(dataset, "__len__"):
+def _check_dataset(dataset, name: str, model) -> None:
+    """One dataset of a run against the model, before any step, so that a bad id or label is named instead of
+    surfacing as a torch IndexError (or a collator's "type unknown") mid-run: token ids, token types and lengths
+    (:func:`companion.loop._check_dataset_inputs`, the raw values of a list of dicts as of a ``datasets.Dataset``),
+    and class labels outside ``[0, num_labels)`` of a classification head."""
+    if not hasattr(dataset, "__len__"):
+        return  # an iterable dataset: read only while training
+    if len(dataset) == 0:
+        raise ValueError(f"{name}: no examples")
+    _check_dataset_inputs(dataset, name, model)
+    num_labels = getattr(model, "num_labels", None)  # classification heads only (not LMs, not seq2seq)
+    problem = getattr(getattr(model, "config", None), "problem_type", None)
+    if not isinstance(num_labels, int) or num_labels < 2 or problem == "multi_label_classification":
         return
+    names = dataset.column_names if hasattr(dataset, "column_names") else list(dataset[0]) \
+        if isinstance(dataset[0], dict) else []
     column = next((c for c in ("labels", "label") if c in names), None)
     if column is None:
         return
     values = dataset[column] if hasattr(dataset, "column_names") else [row[column] for row in dataset]
     flat = [v for row in values for v in (row if isinstance(row, (list, tuple)) else [row])]
     if flat:  # float labels would be truncated or read as multi-label targets: refused too
-        checks.class_labels(flat, f"train_dataset[{column!r}]", num_labels=num_labels, ignore_index=-100)
+        checks.class_labels(flat, f"{name}[{column!r}]", num_labels=num_labels, ignore_index=-100)
+
+
+def _check_some_label(dataset) -> None:
+    """Refuse a training set whose every label is -100 (ignored): the loss would be 0/0 at every step."""
+    from .data.text import _column_span
+
+    if not hasattr(dataset, "__len__"):
+        return
+    names = dataset.column_names if hasattr(dataset, "column_names") else list(dataset[0]) \
+        if isinstance(dataset[0], dict) else []
+    for column in ("labels", "label"):
+        if column in names:
+            try:
+                span = _column_span(dataset, column, "train_dataset")
+            except TypeError:  # float labels (regression): nothing is ignored
+                return
+            if span is not None and span[:2] == (-100, -100):
+                raise ValueError(f"train_dataset[{column!r}]: every label equals ignore_index (-100); there is no "
+                                 "label to learn from (were the labels aligned to the tokens?)")
+            return
+
+
+def _check_training_data(trainer) -> None:
+    """Refuse an empty training set, one whose labels are all ignored, and (in the training and evaluation sets)
+    token ids outside the model's vocabulary or token types, sequences longer than its positions, and class
+    labels outside ``[0, num_labels)`` of a classification head (:func:`_check_dataset`)."""
+    dataset = trainer.train_dataset
+    if dataset is None:
+        raise ValueError("trainer: has no train_dataset to train on")
+    if hasattr(dataset, "__len__") and len(dataset) == 0:
+        raise ValueError("train_dataset: no examples to train on")
+    _check_dataset(dataset, "train_dataset", trainer.model)
+    _check_some_label(dataset)
+    evals = trainer.eval_dataset
+    for key, ds in (evals.items() if isinstance(evals, dict) else [(None, evals)]):
+        if ds is not None:
+            _check_dataset(ds, "eval_dataset" if key is None else f"eval_dataset[{key!r}]", trainer.model)
 
 
 def fit(trainer, resume: bool = True) -> dict:
@@ -492,8 +509,11 @@ def fit(trainer, resume: bool = True) -> dict:
 
     Raises:
         TypeError: ``trainer`` is not a ``transformers.Trainer``.
-        ValueError: the output directory holds another run (see above); an empty training set; a class
-            label outside ``[0, num_labels)`` of the model's classification head (the message names it).
+        ValueError: the output directory holds another run (see above); an empty training set, or one whose
+            labels all equal -100; in the training or evaluation set, a class label outside ``[0, num_labels)``
+            of the model's classification head, a token id outside its vocabulary or token types, a sequence
+            longer than its positions (the message names the dataset and column).
+        TypeError: ids or labels that are not integers (a bool, a float) in either set.
     """
     from transformers import Trainer
 

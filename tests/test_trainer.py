@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from datasets import Dataset
@@ -528,3 +529,127 @@ def test_training_arguments_refuse_a_file_as_output_dir(tmp_path):
     f.write_text("x")
     with pytest.raises(NotADirectoryError, match="output_dir"):
         T.training_arguments(f, learning_rate=1e-3, batch_size=4)
+
+
+# ---------------------------------------------------------------------------- bad inputs (issue 16, round 2)
+def _rows(smoke, n=8):
+    tds, _ = smoke
+    return tds["train"].select(range(n)).select_columns(["input_ids", "attention_mask", "label"]).to_list()
+
+
+def _nothing_written(path):
+    return not path.exists() or not any(path.iterdir())
+
+
+@pytest.mark.parametrize("bad", [lambda ids: ids[:2] + [True] + ids[3:], lambda ids: ids[:2] + [np.array(True)] + ids[3:],
+                                 lambda ids: ids[:2] + [torch.tensor(False)] + ids[3:], lambda ids: np.array(ids) > 5,
+                                 lambda ids: torch.tensor(ids, dtype=torch.float32), lambda ids: [float(i) for i in ids]],
+                         ids=["bool", "np-bool-0d", "tensor-bool-0d", "bool-array", "float-tensor", "floats"])
+@pytest.mark.parametrize("where", ["train", "eval"])
+def test_fit_reads_the_raw_ids_of_a_list_dataset(bad, where, smoke, tmp_path):
+    rows = _rows(smoke)
+    rows[5]["input_ids"] = bad(rows[5]["input_ids"])
+    train, evals = (rows, None) if where == "train" else (_rows(smoke), rows)
+    tr = _trainer(smoke, tmp_path / "run", dataset=train, save_steps=None)
+    tr.eval_dataset = evals
+    with pytest.raises(TypeError, match=rf"^{where}_dataset\[5\]\['input_ids'\]: expected"):
+        T.fit(tr)
+    assert _nothing_written(tmp_path / "run")
+
+
+@pytest.mark.parametrize("form", ["dataset", "list", "tensor-list", "numpy-list", "dict-of-datasets"])
+@pytest.mark.parametrize("bad_id", [300, 10**6, -1])
+def test_fit_checks_the_evaluation_set_ids_too(form, bad_id, smoke, tmp_path):
+    tds, _ = smoke
+    rows = tds["validation"].select(range(8)).select_columns(["input_ids", "attention_mask", "label"]).to_list()
+    rows[3]["input_ids"][2] = bad_id
+    convert = {"tensor-list": torch.tensor, "numpy-list": np.array}.get(form)
+    if convert:
+        rows = [{**r, "input_ids": convert(r["input_ids"])} for r in rows]
+    evals = Dataset.from_list(rows) if form in ("dataset", "dict-of-datasets") else rows
+    if form == "dict-of-datasets":
+        evals = {"validation": tds["validation"], "shifted": evals}
+    tr = _trainer(smoke, tmp_path / "run", save_steps=None)
+    tr.eval_dataset = evals
+    name = r"eval_dataset\['shifted'\]" if form == "dict-of-datasets" else "eval_dataset"
+    with pytest.raises(ValueError, match=rf"^{name}\['input_ids'\]: token id {bad_id} "):
+        T.fit(tr)
+    assert _nothing_written(tmp_path / "run")
+
+
+@pytest.mark.parametrize("convert", [torch.tensor, np.array, lambda ids: [np.int64(i) for i in ids],
+                                     lambda ids: np.array(ids, dtype=np.uint64)],
+                         ids=["tensor", "numpy", "np.int64-list", "uint64"])
+def test_fit_trains_on_numpy_and_tensor_ids_and_range_checks_them(convert, smoke, tmp_path):
+    rows = [{**r, "input_ids": convert(r["input_ids"])} for r in _rows(smoke)]
+    result = T.fit(_trainer(smoke, tmp_path / "ok", dataset=rows, save_steps=None, max_steps=2))
+    assert result["steps"] == 2 and math.isfinite(result["train_loss"])
+    rows[5]["input_ids"] = convert([2, 999, 3])
+    with pytest.raises(ValueError, match=r"^train_dataset\['input_ids'\]: token id 999 "):
+        T.fit(_trainer(smoke, tmp_path / "bad", dataset=rows, save_steps=None))
+    assert _nothing_written(tmp_path / "bad")
+
+
+def _token_rows(smoke, labels):
+    return [{"input_ids": r["input_ids"], "attention_mask": r["attention_mask"],
+             "labels": [labels(i, j) for j in range(len(r["input_ids"]))]} for i, r in enumerate(_rows(smoke))]
+
+
+@pytest.mark.parametrize("form", ["dataset", "list", "tensor-list", "classification"])
+def test_fit_refuses_a_training_set_whose_every_label_is_ignored(form, smoke, tmp_path):
+    if form == "classification":
+        rows = [{**r, "label": -100} for r in _rows(smoke)]
+        kw = {}
+    else:
+        rows = _token_rows(smoke, lambda i, j: -100)
+        if form == "tensor-list":
+            rows = [{**r, "labels": torch.tensor(r["labels"])} for r in rows]
+        kw = dict(model_kw=dict(task="token_classification", num_labels=3))
+    dataset = Dataset.from_list(rows) if form == "dataset" else rows
+    tr = _trainer(smoke, tmp_path / "run", dataset=dataset, save_steps=None, **kw)
+    if form != "classification":
+        from transformers import DataCollatorForTokenClassification
+        tr.data_collator = DataCollatorForTokenClassification(smoke[1])
+    with pytest.raises(ValueError, match=r"^train_dataset\['labels?'\]: every label equals ignore_index \(-100\)"):
+        T.fit(tr)
+    assert _nothing_written(tmp_path / "run")
+
+
+def test_a_batch_whose_every_label_is_ignored_is_named_not_blamed_on_the_learning_rate(smoke, tmp_path):
+    from transformers import DataCollatorForTokenClassification
+
+    rows = _token_rows(smoke, lambda i, j: -100 if i < 4 else j % 3)  # the first batch of 4: nothing to learn
+    tr = _trainer(smoke, tmp_path / "run", dataset=rows, save_steps=None, batch_size=4, max_steps=2,
+                  group_by_length=False, train_sampling_strategy="sequential",
+                  model_kw=dict(task="token_classification", num_labels=3))
+    tr.data_collator = DataCollatorForTokenClassification(smoke[1])
+    with pytest.raises(ValueError, match=r"^labels: every label of the batch at step 1 equals ignore_index") as info:
+        T.fit(tr)
+    assert "learning rate" not in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [2, 5, -1])
+@pytest.mark.parametrize("form", ["dataset", "list"])
+def test_fit_names_token_type_ids_outside_the_models_types(bad, form, smoke, tmp_path):
+    rows = [{**r, "token_type_ids": [0] * len(r["input_ids"])} for r in _rows(smoke)]
+    rows[6]["token_type_ids"][1] = bad
+    tr = _trainer(smoke, tmp_path / "run", dataset=Dataset.from_list(rows) if form == "dataset" else rows,
+                  save_steps=None)
+    with pytest.raises(ValueError, match=rf"^train_dataset\['token_type_ids'\]: token type {bad} .*\[0, 2\)"):
+        T.fit(tr)
+    assert _nothing_written(tmp_path / "run")
+
+
+@pytest.mark.parametrize("length", [129, 300])
+@pytest.mark.parametrize("form", ["dataset", "list", "eval"])
+def test_fit_names_sequences_longer_than_the_models_positions(length, form, smoke, tmp_path):
+    rows = _rows(smoke)
+    rows[2] = {**rows[2], "input_ids": [5] * length, "attention_mask": [1] * length}
+    train = Dataset.from_list(rows) if form == "dataset" else rows if form == "list" else None
+    tr = _trainer(smoke, tmp_path / "run", dataset=train, save_steps=None)
+    if form == "eval":
+        tr.eval_dataset = rows
+    name = "eval_dataset" if form == "eval" else "train_dataset"
+    with pytest.raises(ValueError, match=rf"^{name}\['input_ids'\]: a sequence of {length} tokens .* 128 positions"):
+        T.fit(tr)
+    assert _nothing_written(tmp_path / "run")
