@@ -170,6 +170,35 @@ case("models.load_tokenizer corrupt tokenizer.json", "file", lambda: models.load
      ["tokenizer.json", str(d6)])
 case("models.build_model corrupt tokenizer.json", "file", lambda: models.build_model(str(d6)),
      ["tokenizer.json", str(d6)])
+# weights that parse but do not fit the model (round 2): must not load a randomly initialised backbone
+from safetensors.torch import load_file as _load_st, save_file as _save_st  # noqa: E402
+
+_sd = _load_st(saved / "model.safetensors")
+for label, change in [("dummy tensor only", lambda sd: {"dummy": torch.zeros(1)}),
+                      ("renamed keys", lambda sd: {k.replace("bert.", "roberta."): v for k, v in sd.items()}),
+                      ("half the tensors", lambda sd: {k: v for i, (k, v) in enumerate(sorted(sd.items())) if i % 2}),
+                      ("one tensor dropped", lambda sd: {k: v for k, v in sd.items() if "layer.1.output.dense.weight" not in k}),
+                      ("embedding of another shape", lambda sd: {**sd, "bert.embeddings.word_embeddings.weight":
+                                                                 sd["bert.embeddings.word_embeddings.weight"][:10]})]:
+    dw = corrupt_dir("w_" + label.replace(" ", "_"), lambda d, c=change: _save_st(c(_sd), d / "model.safetensors"))
+    for task in ("classification", "token_classification"):
+        case(f"models.build_model model.safetensors with {label} ({task})", "file",
+             lambda dw=dw, task=task: B(name=str(dw), task=task), ["model.safetensors"])
+dn = corrupt_dir("no_head", lambda d: _save_st({k: v for k, v in _sd.items() if "classifier" not in k},
+                                               d / "model.safetensors"))
+case("models.build_model model.safetensors without its head", "file", lambda: B(name=str(dn), num_labels=3),
+     ["model.safetensors"], accepted="a new head (of any number of labels) is initialised for the task: normal")
+# a broken config.json must be named as the config (not blamed on the tokenizer files, which also read it)
+BLAME_CONFIG = "name: cannot load the config"
+case("models.build_model non-JSON config.json (own tokenizer)", "file", lambda: models.build_model(str(d3)),
+     BLAME_CONFIG)
+d7 = corrupt_dir("config_no_model_type", lambda d: (d / "config.json").write_text(json.dumps(
+    {k: v for k, v in json.loads((d / "config.json").read_text()).items() if k != "model_type"})))
+case("models.build_model config.json without model_type", "file", lambda: B(name=str(d7)), BLAME_CONFIG)
+case("models.build_model config.json without model_type (own tokenizer)", "file", lambda: models.build_model(str(d7)),
+     BLAME_CONFIG)
+d8 = corrupt_dir("config_list", lambda d: (d / "config.json").write_text("[1]"))
+case("models.build_model config.json a list (own tokenizer)", "file", lambda: models.build_model(str(d8)), BLAME_CONFIG)
 
 # ------------------------------------------------------------------ loop
 case("loop.item_losses label 5 >= 2 classes", "label", lambda: loop.item_losses(logits2, torch.tensor([0, 5])), "labels")
@@ -219,6 +248,21 @@ case("loop.predict ids 999 outside vocab", "ids", lambda: loop.predict(
 case("loop.predict ids -5", "ids", lambda: loop.predict(
     net, [{"input_ids": [2, -5, 3], "attention_mask": [1, 1, 1]}], tok), ["input_ids", "-5"])
 case("loop.predict model=None", "type", lambda: loop.predict(None, enc, tok), "model")
+for shown, v in [("[2, True, 3]", [2, True, 3]), ("[2, np.array(True), 3]", [2, np.array(True), 3]),
+                 ("[2, torch.tensor(True), 3]", [2, torch.tensor(True), 3]), ("bool array", np.array([True, False])),
+                 ("[2, 3.0]", [2, 3.0])]:
+    case(f"loop.predict input_ids={shown} (list dataset)", "ids",
+         lambda v=v: loop.predict(net, [{"input_ids": [2, 5, 3]}, {"input_ids": v}], tok), "['input_ids']")
+case("loop.predict tensor ids 999", "ids", lambda: loop.predict(net, [{"input_ids": torch.tensor([2, 999, 3])}], tok),
+     ["input_ids", "999"])
+case("loop.predict token_type_ids 2", "ids", lambda: loop.predict(
+    net, [{"input_ids": [2, 5, 3], "token_type_ids": [0, 2, 0]}], tok), ["token_type_ids", "2"])
+case("loop.predict sequence of 200 > 128 positions", "count",
+     lambda: loop.predict(net, [{"input_ids": [5] * 200}], tok), "input_ids")
+for shown, v in [("None", None), ("5", 5)]:
+    case(f"loop.predict tokenizer={shown}", "type", lambda v=v: loop.predict(net, enc, v), "tokenizer")
+case("loop.predict np.int64 ids", "ids", lambda: loop.predict(net, [{"input_ids": [np.int64(i) for i in enc[0]["input_ids"]]}],
+                                                              tok), "input_ids", accepted="valid NumPy ids are ids")
 
 
 def T(**kw):
@@ -242,6 +286,27 @@ case("loop.train float labels 0.4/1.6", "label", lambda: T(loader=[{**b, "labels
                                                                   for b in good_loader]), "labels")
 case("loop.train ids 999 outside vocab", "ids", lambda: T(loader=[{**b, "input_ids": torch.full_like(b["input_ids"], 999)}
                                                                  for b in good_loader]), ["input_ids", "999"])
+case("loop.train every label -100", "label", lambda: T(loader=[{**b, "labels": torch.full_like(b["labels"], -100)}
+                                                              for b in good_loader]), ["labels", "-100"])
+case("loop.train every label -1 with ignore_index=-1", "label", lambda: T(
+    loader=[{**b, "labels": torch.full_like(b["labels"], -1)} for b in good_loader], ignore_index=-1), ["labels", "-1"])
+for shown, v in [("2", 2), ("-1", -1), ("10**6", 10**6)]:
+    case(f"loop.train token_type_ids {shown}", "ids", lambda v=v: T(loader=[
+        {**b, "token_type_ids": torch.full_like(b["input_ids"], v)} for b in good_loader]), ["token_type_ids", str(v)])
+case("loop.evaluate token_type_ids 2", "ids", lambda: loop.evaluate(net, [
+    {**b, "token_type_ids": torch.full_like(b["input_ids"], 2)} for b in good_loader]), ["token_type_ids", "2"])
+case("loop.train sequence of 200 > 128 positions", "count", lambda: T(loader=[
+    {"input_ids": torch.full((2, 200), 5), "attention_mask": torch.ones(2, 200, dtype=torch.long),
+     "labels": torch.tensor([0, 1])}]), "input_ids")
+case("loop.train batch is a list", "type", lambda: T(loader=[[b["input_ids"], b["labels"]] for b in good_loader]),
+     "train_loader")
+case("loop.train batch is a tensor", "type", lambda: T(loader=[b["input_ids"] for b in good_loader]), "train_loader")
+case("loop.train batch without labels", "type", lambda: T(loader=[{"input_ids": b["input_ids"]} for b in good_loader]),
+     "train_loader")
+case("loop.train batch with a list value", "type", lambda: T(loader=[{**b, "input_ids": b["input_ids"].tolist()}
+                                                                    for b in good_loader]), ["input_ids", "train_loader"])
+case("loop.evaluate batch without labels", "type", lambda: loop.evaluate(net, [{"input_ids": b["input_ids"]}
+                                                                               for b in good_loader]), "loader")
 case("loop.train loss_fn=5", "type", lambda: T(loss_fn=5), "loss_fn")
 case("loop.train on_step='x'", "type", lambda: T(on_step="x"), "on_step")
 case("loop.train metric_fn=5", "type", lambda: T(metric_fn=5, eval_loaders={"validation": good_loader}), "metric_fn")
@@ -621,6 +686,59 @@ case("trainer.fit float labels", "label",
 case("trainer.fit ids 999 outside vocab", "ids",
      lambda: FT("ids999", ds=Dataset.from_list([{**e, "input_ids": [2, 999, 3], "attention_mask": [1, 1, 1]}
                                                 for e in enc])), ["train_dataset", "input_ids", "999"])
+case("trainer.fit ids [2, True, 3] (list dataset)", "ids",
+     lambda: FT("idsbool", ds=[{**e, "input_ids": [2, True, 3], "attention_mask": [1, 1, 1]} for e in enc]),
+     "['input_ids']")
+case("trainer.fit ids [2, np.array(True), 3] (list dataset)", "ids",
+     lambda: FT("idsnpbool", ds=[{**e, "input_ids": [2, np.array(True), 3], "attention_mask": [1, 1, 1]} for e in enc]),
+     "['input_ids']")
+case("trainer.fit ids [2, torch.tensor(True), 3] (list dataset)", "ids",
+     lambda: FT("idsptbool", ds=[{**e, "input_ids": [2, torch.tensor(True), 3], "attention_mask": [1, 1, 1]}
+                                 for e in enc]), "['input_ids']")
+case("trainer.fit tensor ids 999 (list dataset)", "ids",
+     lambda: FT("idst999", ds=[{**e, "input_ids": torch.tensor([2, 999, 3]), "attention_mask": [1, 1, 1]} for e in enc]),
+     ["train_dataset", "input_ids", "999"])
+case("trainer.fit np.int64 ids 999 (list dataset)", "ids",
+     lambda: FT("idsnp999", ds=[{**e, "input_ids": [np.int64(2), np.int64(999)], "attention_mask": [1, 1]}
+                                for e in enc]), ["train_dataset", "input_ids", "999"])
+case("trainer.fit uint64 ids (list dataset)", "ids",
+     lambda: FT("idsu64", ds=[{**e, "input_ids": np.array(e["input_ids"], dtype=np.uint64)} for e in enc], max_steps=1),
+     "input_ids", accepted="valid unsigned ids are ids (range-checked)")
+case("trainer.fit np.int64 ids (list dataset)", "ids",
+     lambda: FT("idsnp", ds=[{**e, "input_ids": [np.int64(i) for i in e["input_ids"]]} for e in enc], max_steps=1),
+     "input_ids", accepted="valid NumPy ids are ids (range-checked)")
+
+
+def FTE(name, evals):
+    m = models.build_model("tiny-random-bert", tokenizer=tok)[0]
+    tr_ = trainer.make_trainer(m, TA(output_dir=out_root / name, max_steps=2), ds_train, evals, tokenizer=tok)
+    return trainer.fit(tr_)
+
+
+case("trainer.fit eval_dataset ids 999 (Dataset)", "ids",
+     lambda: FTE("ev999", Dataset.from_list([{**e, "input_ids": [2, 999, 3], "attention_mask": [1, 1, 1]} for e in enc])),
+     ["eval_dataset", "input_ids", "999"])
+case("trainer.fit eval_dataset ids 999 (list)", "ids",
+     lambda: FTE("ev999l", [{**e, "input_ids": [2, 999, 3], "attention_mask": [1, 1, 1]} for e in enc]),
+     ["eval_dataset", "input_ids", "999"])
+case("trainer.fit eval_dataset {'dev': ids -5}", "ids",
+     lambda: FTE("ev-5", {"dev": [{**e, "input_ids": [2, -5, 3], "attention_mask": [1, 1, 1]} for e in enc]}),
+     ["eval_dataset", "input_ids", "-5"])
+case("trainer.fit eval_dataset label 7", "label",
+     lambda: FTE("evlab7", [{**e, "label": 7} for e in enc]), ["eval_dataset", "label"])
+case("trainer.fit every label -100 (token labels)", "label",
+     lambda: FT("all-100", ds=[{"input_ids": e["input_ids"], "attention_mask": e["attention_mask"],
+                                "labels": [-100] * len(e["input_ids"])} for e in enc],
+                model=models.build_model("tiny-random-bert", "token_classification", tokenizer=tok)[0]),
+     "train_dataset['labels']")
+case("trainer.fit every label -100 (classification)", "label",
+     lambda: FT("all-100c", ds=[{**e, "label": -100} for e in enc]), "train_dataset['label']")
+case("trainer.fit token_type_ids 2", "ids",
+     lambda: FT("tt2", ds=[{**e, "token_type_ids": [0] + [2] * (len(e["input_ids"]) - 1)} for e in enc]),
+     ["token_type_ids", "2"])
+case("trainer.fit sequence of 200 > 128 positions", "count",
+     lambda: FT("long", ds=[{**e, "input_ids": [5] * 200, "attention_mask": [1] * 200} for e in enc]),
+     "input_ids")
 case("trainer.fit resume='yes'", "type", lambda: FT("resyes", resume="yes"), "resume")
 
 # a real run with checkpoints, then corrupted copies of its checkpoint
