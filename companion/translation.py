@@ -37,6 +37,7 @@ import torch
 from datasets import DatasetDict
 
 from . import checks
+from .loading import from_pretrained_checked
 from .models import model_location
 
 #: Target-language token of opus-mt-en-zh for Mandarin in simplified script.
@@ -131,7 +132,9 @@ def build_encoder_decoder(encoder: str, target_tokenizer, *, pretrained: bool = 
 
     Raises:
         ValueError: if ``encoder`` is ``"tiny-random-bert"`` and ``encoder_vocab_size`` is missing, or
-            the target tokenizer lacks the special tokens of :data:`CHAR_SPECIALS`.
+            the target tokenizer lacks the special tokens of :data:`CHAR_SPECIALS`; if the pretrained
+            ``encoder``'s checkpoint lacks backbone weights or has a corrupt file
+            (:func:`companion.loading.from_pretrained_checked`).
     """
     from transformers import AutoConfig, AutoModel, BertConfig, BertLMHeadModel, BertModel, EncoderDecoderModel
 
@@ -156,7 +159,7 @@ def build_encoder_decoder(encoder: str, target_tokenizer, *, pretrained: bool = 
                                    num_attention_heads=2, intermediate_size=64, max_position_embeddings=128),
                         add_pooling_layer=False)
     elif pretrained:
-        enc = AutoModel.from_pretrained(model_location(encoder), add_pooling_layer=False)
+        enc = from_pretrained_checked(AutoModel, model_location(encoder), "encoder", add_pooling_layer=False)
     else:
         enc = AutoModel.from_config(AutoConfig.from_pretrained(model_location(encoder)), add_pooling_layer=False)
     torch.manual_seed(seed + 1)
@@ -589,7 +592,12 @@ def tiny_marian(source_texts: Sequence[str], target_texts: Sequence[str], *, wor
 def load_marian(model: str, *, source_texts: Sequence[str] = (), target_texts: Sequence[str] = (), seed: int = 0):
     """``(MarianMTModel, MarianTokenizer)``: the pretrained hub model ``model`` (e.g.
     ``"Helsinki-NLP/opus-mt-en-zh"``), or ``"tiny-random-marian"`` (:func:`tiny_marian`, trained on
-    the given texts; smoke profile)."""
+    the given texts; smoke profile).
+
+    Raises:
+        ValueError / OSError: the checkpoint lacks backbone weights or has a corrupt file (errors name
+            ``model``; :func:`companion.loading.from_pretrained_checked`).
+    """
     from transformers import AutoTokenizer, MarianMTModel
 
     if model == "tiny-random-marian":
@@ -597,7 +605,7 @@ def load_marian(model: str, *, source_texts: Sequence[str] = (), target_texts: S
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*sacremoses.*")
         tokenizer = AutoTokenizer.from_pretrained(model)
-    return MarianMTModel.from_pretrained(model), tokenizer
+    return from_pretrained_checked(MarianMTModel, model, "model"), tokenizer
 
 
 __all__ = [
