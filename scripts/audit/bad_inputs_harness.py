@@ -825,6 +825,41 @@ for label, mutate in [("gs_neg", state_step(-3)), ("gs_big", state_step(10**6)),
 case("trainer.fit resume=False on a dir with checkpoints", "path", lambda: FT("good", resume=False), "output_dir")
 case("trainer.fit other config in same dir", "path", lambda: FT("good", learning_rate=5e-4), "output_dir")
 
+# ------------------------------------------------------------------ loaders outside build_model (llm, translation)
+from companion import llm, translation  # noqa: E402
+
+_target = translation.train_char_tokenizer(["我喜欢茶。", "猫在睡觉。", "我们回家。"])
+for label in ["rand_weights", "trunc_weights", "empty_weights", "bad_config", "w_dummy_tensor_only", "w_renamed_keys",
+              "w_half_the_tensors", "w_one_tensor_dropped", "w_embedding_of_another_shape"]:
+    case(f"translation.build_encoder_decoder pretrained encoder: {label}", "file",
+         lambda p=TMP / label: translation.build_encoder_decoder(str(p), _target, num_layers=1, hidden_size=32, num_heads=2,
+                                                                 intermediate_size=64), "encoder: ")
+_ltok = llm._tokenizer(llm.TINY_LLAMA)
+torch.manual_seed(0)
+from transformers import LlamaForCausalLM  # noqa: E402
+
+_ldir = TMP / "llama"
+LlamaForCausalLM(llm.tiny_llama_config(len(_ltok), bos_token_id=_ltok.bos_token_id,
+                                       eos_token_id=_ltok.eos_token_id)).save_pretrained(_ldir)
+_ltok.save_pretrained(_ldir)
+_lsd = _load_st(_ldir / "model.safetensors")
+for label, mutate in [
+        ("random bytes", lambda d: (d / "model.safetensors").write_bytes(rnd.bytes(5000))),
+        ("truncated", lambda d: (d / "model.safetensors").write_bytes((_ldir / "model.safetensors").read_bytes()[:3000])),
+        ("dummy tensor only", lambda d: _save_st({"dummy": torch.zeros(1)}, d / "model.safetensors")),
+        ("renamed keys", lambda d: _save_st({k.replace("model.", "transformer."): v for k, v in _lsd.items()},
+                                            d / "model.safetensors")),
+        ("half the tensors", lambda d: _save_st({k: v for i, (k, v) in enumerate(sorted(_lsd.items())) if i % 2},
+                                                d / "model.safetensors")),
+        ("non-JSON config.json", lambda d: (d / "config.json").write_text("{not json"))]:
+    _p = TMP / ("llama_" + label.replace(" ", "_"))
+    shutil.copytree(_ldir, _p)
+    mutate(_p)
+    case(f"llm.load_causal_lm local folder: {label}", "file", lambda p=_p: llm.load_causal_lm(str(p), device="cpu"),
+         ["model.safetensors", "config.json"])
+case("llm.load_causal_lm intact local folder", "file", lambda: llm.load_causal_lm(str(_ldir), device="cpu"), [],
+     accepted="an intact checkpoint loads")
+
 # ------------------------------------------------------------------ summary
 print(f"companion from {companion.__file__}")
 shutil.rmtree(TMP, ignore_errors=True)
