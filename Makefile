@@ -21,7 +21,7 @@ lock:  ## rewrite requirements/lock.txt with the versions installed in $(VENV) (
 
 book: case site  ## the main job: run the text-classification case (cpu profile) and build the site
 
-case:  ## execute the IMDb case notebook in place with the cpu profile (about 9 minutes on 2 cores)
+case:  ## execute the IMDb case notebook in place with the cpu profile (about 10 minutes on 2 cores)
 	$(PY) scripts/run_notebooks.py --profile cpu --in-place ch08_1
 
 site:  ## build the HTML site into _build/html (warnings are errors), then check links, markup and titles
