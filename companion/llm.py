@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checks
-from .loading import TOKENIZER_FILES, check_location, from_pretrained_checked, naming
+from .loading import TOKENIZER_FILES, check_location, check_vocabulary, from_pretrained_checked, naming
 from .masking import IGNORE_INDEX
 
 SMOLLM2 = "smollm2-135m-instruct"
@@ -237,6 +237,8 @@ def load_causal_lm(name: str = SMOLLM2, *, dtype: torch.dtype | str | None = Non
         model = from_pretrained_checked(AutoModelForCausalLM, convert_gguf(name), "name", dtype=dtype)
     else:
         model = from_pretrained_checked(AutoModelForCausalLM, name, "name", dtype=dtype)
+    if name != TINY_LLAMA:
+        check_vocabulary(tokenizer, model, name, "name")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if model.generation_config.pad_token_id is None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 _WEIGHT_FILES = ("*.safetensors", "*.bin", "*.index.json", "config.json")
 TOKENIZER_FILES = ("tokenizer*", "vocab*", "*.model", "*.spm", "special_tokens_map.json", "config.json")
-# parts of a checkpoint that a model without a task head may leave unused (a classifier's, a pooler)
-_UNUSED_PARTS = ("classifier", "pre_classifier", "score", "pooler", "cls", "qa_outputs")
+# top-level parts of a task model's checkpoint that an encoder loaded from it leaves unused (its head, its pooler)
+TASK_HEADS = ("classifier.", "pre_classifier.", "score.", "pooler.", "cls.", "qa_outputs.")
 
 
 def check_location(location, argument: str) -> str:
@@ -72,7 +72,7 @@ def naming(location: str, argument: str, what: str, patterns=_WEIGHT_FILES):
                       f"repository?): {message.splitlines()[0] if message else type(err).__name__}") from err
 
 
-def from_pretrained_checked(model_class, location, argument: str, **kwargs):
+def from_pretrained_checked(model_class, location, argument: str, *, unused_allowed: tuple[str, ...] = (), **kwargs):
     """``model_class.from_pretrained(location, **kwargs)`` for a whole model, refusing what transformers only logs.
 
     Args:
@@ -80,6 +80,8 @@ def from_pretrained_checked(model_class, location, argument: str, **kwargs):
             ``MarianMTModel``, ...).
         location: a hub id or a local folder written by ``save_pretrained`` (str or ``Path``).
         argument: the name of the caller's argument that gave ``location``; every error starts with it.
+        unused_allowed: top-level prefixes of checkpoint weights the model may leave unused (after the base
+            model's prefix, e.g. ``bert.``): :data:`TASK_HEADS` when an encoder is loaded from a task model.
         **kwargs: passed on (``dtype``, ``add_pooling_layer``, ...).
 
     Returns:
@@ -99,7 +101,9 @@ def from_pretrained_checked(model_class, location, argument: str, **kwargs):
         model, info = model_class.from_pretrained(location, output_loading_info=True, **kwargs)
     missing = sorted(info.get("missing_keys") or ())
     mismatched = sorted(m[0] if isinstance(m, (tuple, list)) else m for m in info.get("mismatched_keys") or ())
-    unused = sorted(k for k in info.get("unexpected_keys") or () if not set(k.split(".")) & set(_UNUSED_PARTS))
+    base = f"{getattr(model, 'base_model_prefix', '')}."
+    unused = sorted(k for k in info.get("unexpected_keys") or ()
+                    if not (k[len(base):] if k.startswith(base) else k).startswith(tuple(unused_allowed)))
     problems = []
     if missing:
         problems.append(f"lacks {len(missing)} of the {len(model.state_dict())} weights the model needs "
@@ -115,3 +119,16 @@ def from_pretrained_checked(model_class, location, argument: str, **kwargs):
         raise ValueError(f"{argument}: {files or [location]} " + "; ".join(problems) +
                          ". Save the model again with save_pretrained")
     return model
+
+
+def check_vocabulary(tokenizer, model, location: str, argument: str) -> None:
+    """Refuse a tokenizer with more tokens than the model has embedding rows (a tokenizer of another model in
+    the folder): its ids would index past the embeddings.
+
+    Raises:
+        ValueError: ``len(tokenizer)`` > the rows of ``model.get_input_embeddings()``; starts with ``argument``.
+    """
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > rows:
+        raise ValueError(f"{argument}: the tokenizer in {location} has {len(tokenizer)} tokens but the model embeds "
+                         f"only {rows}; are the tokenizer files from another model?")

@@ -37,7 +37,7 @@ import torch
 from datasets import DatasetDict
 
 from . import checks
-from .loading import TOKENIZER_FILES, check_location, from_pretrained_checked, naming
+from .loading import TASK_HEADS, TOKENIZER_FILES, check_location, check_vocabulary, from_pretrained_checked, naming
 from .models import model_location
 
 #: Target-language token of opus-mt-en-zh for Mandarin in simplified script.
@@ -162,7 +162,7 @@ def build_encoder_decoder(encoder: str, target_tokenizer, *, pretrained: bool = 
                                    num_attention_heads=2, intermediate_size=64, max_position_embeddings=128),
                         add_pooling_layer=False)
     elif pretrained:
-        enc = from_pretrained_checked(AutoModel, encoder, "encoder", add_pooling_layer=False)
+        enc = from_pretrained_checked(AutoModel, encoder, "encoder", unused_allowed=TASK_HEADS, add_pooling_layer=False)
     else:
         with naming(encoder, "encoder", "config", ("config.json",)):
             config = AutoConfig.from_pretrained(encoder)
@@ -612,7 +612,9 @@ def load_marian(model: str, *, source_texts: Sequence[str] = (), target_texts: S
     with warnings.catch_warnings(), naming(model, "model", "tokenizer", TOKENIZER_FILES):
         warnings.filterwarnings("ignore", message=".*sacremoses.*")
         tokenizer = AutoTokenizer.from_pretrained(model)
-    return from_pretrained_checked(MarianMTModel, model, "model"), tokenizer
+    net = from_pretrained_checked(MarianMTModel, model, "model")
+    check_vocabulary(tokenizer, net, model, "model")
+    return net, tokenizer
 
 
 __all__ = [

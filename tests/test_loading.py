@@ -238,3 +238,38 @@ def test_a_classification_checkpoint_still_serves_as_an_encoder(tmp_path):
                                              intermediate_size=32, max_position_embeddings=64)).save_pretrained(tmp_path)
     target = tr.train_char_tokenizer(CHINESE)
     tr.build_encoder_decoder(str(tmp_path), target, num_layers=1, hidden_size=16, num_heads=2, intermediate_size=32)
+
+
+# ---- round 3: unused head weights are allowed for an encoder only, at the top level only; tokenizers must fit
+@pytest.mark.parametrize("extra", ["classifier.weight", "pooler.dense.weight", "model.layers.0.score.weight"])
+def test_load_causal_lm_refuses_weights_it_would_leave_unused(llama_folder, extra):
+    folder, _ = llama_folder
+    path = _weights(folder)
+    save_file({**{k: v.contiguous() for k, v in load_file(path).items()}, extra: torch.zeros(2, 2)}, path)
+    with pytest.raises(ValueError, match=r"^name: .*no place for"):
+        llm.load_causal_lm(str(folder), device="cpu")
+
+
+def test_an_encoder_refuses_unused_weights_inside_its_layers(bert_folder):
+    folder, _ = bert_folder
+    path = _weights(folder)
+    save_file({**{k: v.contiguous() for k, v in load_file(path).items()},
+               "encoder.layer.0.attention.self.score": torch.zeros(2)}, path)
+    target = tr.train_char_tokenizer(CHINESE)
+    with pytest.raises(ValueError, match=r"^encoder: .*no place for"):
+        tr.build_encoder_decoder(str(folder), target, num_layers=1, hidden_size=16, num_heads=2, intermediate_size=32)
+
+
+def test_load_marian_refuses_a_tokenizer_of_another_model(tmp_path):
+    model, tokenizer = tr.tiny_marian(ENGLISH, CHINESE, workdir=tmp_path / "work")
+    folder = tmp_path / "marian"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    for path in folder.glob("*.json"):
+        if path.name != "config.json" and path.name != "generation_config.json":
+            path.unlink()
+    for path in folder.glob("*.spm"):
+        path.unlink()
+    llm._tokenizer(llm.TINY_LLAMA).save_pretrained(folder)
+    with pytest.raises(ValueError, match=r"^model: .*tokens but the model embeds only"):
+        tr.load_marian(str(folder))
